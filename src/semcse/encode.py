@@ -1,0 +1,344 @@
+"""Encoders: load any model as a sentence-transformers model and encode texts fast, with a cache.
+
+:func:`load_encoder` accepts
+
+- a sentence-transformers model directory or hub id (its own modules, pooling and similarity),
+- a plain Hugging Face encoder (directory or hub id) with a chosen ``pooling`` (``cls``, ``mean``,
+  ...); it is built as ``SentenceTransformer(modules=[Transformer, Pooling])``,
+- a model saved by ``semcse train`` (a sentence-transformers directory, or a training run
+  directory whose ``best/``, ``final/`` or ``model/`` folder holds one).
+
+:meth:`Encoder.encode` sorts texts by token length, encodes them in batches with dynamic padding
+under ``torch.inference_mode`` and reports progress. With a ``cache_dir`` every (model, text list)
+is stored once as ``<cache_dir>/<model-slug>/<key>.npy`` where ``key`` hashes the model fingerprint
+(path, weights' sizes and times, pooling, max length) and the texts, so re-running a report does
+not re-encode. Within one process, texts already encoded by the same encoder are reused too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from semcse.progress import Progress
+from semcse.similarity import get_distance
+
+log = logging.getLogger(__name__)
+
+POOLING_MODES = ("cls", "mean", "max", "mean_sqrt_len_tokens", "weightedmean", "lasttoken")
+SIMILARITIES = ("cosine", "euclidean")
+_RUN_SUBDIRS = ("best", "final", "model")
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".json", ".onnx")
+
+
+class EncoderError(ValueError):
+    """A model that cannot be loaded or used as requested."""
+
+
+def _is_st_dir(path: Path) -> bool:
+    return (path / "modules.json").is_file()
+
+
+def resolve_model_path(name_or_path: str) -> str:
+    """A local sentence-transformers/HF directory, a training run folder resolved to its model, or the hub id unchanged."""
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        if _is_st_dir(path) or (path / "config.json").is_file():
+            return str(path)
+        for sub in _RUN_SUBDIRS:
+            if _is_st_dir(path / sub) or (path / sub / "config.json").is_file():
+                return str(path / sub)
+        raise EncoderError(f"{path}: a directory, but neither a sentence-transformers model (modules.json) nor a "
+                           f"Hugging Face model (config.json), nor a training run with {'/'.join(_RUN_SUBDIRS)}/")
+    if path.exists():
+        raise EncoderError(f"{path}: a file, not a model directory")
+    if name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") > 1:
+        raise EncoderError(f"model not found: {name_or_path}")
+    return name_or_path
+
+
+def _files_fingerprint(path: Path) -> str:
+    """Sizes and modification times of a model folder's weight/config files (changes when a model is retrained)."""
+    parts = []
+    for f in sorted(path.rglob("*")):
+        if f.is_file() and f.suffix in _WEIGHT_SUFFIXES and "checkpoint-" not in str(f.relative_to(path)):
+            st = f.stat()
+            parts.append(f"{f.relative_to(path)}:{st.st_size}:{int(st.st_mtime)}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def texts_hash(texts: Sequence[str]) -> str:
+    """A stable hash of an ordered text list."""
+    h = hashlib.sha256()
+    for t in texts:
+        h.update(t.encode("utf-8", "surrogatepass"))
+        h.update(b"\x00")
+    return h.hexdigest()
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")[-60:] or "model"
+
+
+@dataclass
+class Encoder:
+    """A loaded model plus what is needed to compare and cache its embeddings.
+
+    ``similarity_fn_name`` is ``cosine`` or ``euclidean``: the model's own (as saved by
+    sentence-transformers / ``semcse train``) unless overridden when loading. ``fingerprint``
+    identifies model weights and settings for the embedding cache.
+    """
+
+    model: Any  # sentence_transformers.SentenceTransformer
+    name: str
+    source: str
+    similarity_fn_name: str
+    pooling: str | None
+    fingerprint: str
+    info: dict[str, Any] = field(default_factory=dict)
+    memo_limit: int = 200_000  # texts kept in memory for reuse within one process
+    _memo: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    encode_seconds: float = 0.0  # time spent in the model (not cache hits)
+    encoded_texts: int = 0
+
+    @property
+    def distance(self):
+        """The :mod:`semcse.similarity` distance object for this encoder's similarity."""
+        return get_distance(self.similarity_fn_name)
+
+    @property
+    def dim(self) -> int:
+        dim = self.model.get_sentence_embedding_dimension()
+        return int(dim) if dim else int(self.encode(["x"], progress=False).shape[1])
+
+    @property
+    def max_seq_length(self) -> int | None:
+        return self.model.max_seq_length
+
+    @property
+    def tokenizer(self):
+        return getattr(self.model, "tokenizer", None)
+
+    def describe(self) -> dict[str, Any]:
+        """Plain-JSON description for reports."""
+        return {"name": self.name, "source": self.source, "similarity": self.similarity_fn_name, "pooling": self.pooling,
+                "max_seq_length": self.max_seq_length, "dim": self.model.get_sentence_embedding_dimension(),
+                "fingerprint": self.fingerprint, **self.info}
+
+    # ---- encoding ------------------------------------------------------------------------------
+
+    def _token_lengths(self, texts: Sequence[str]) -> np.ndarray:
+        tok = self.tokenizer
+        if tok is None or not getattr(tok, "is_fast", False):
+            return np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+        max_len = self.max_seq_length or getattr(tok, "model_max_length", 512)
+        enc = tok(list(texts), add_special_tokens=True, truncation=True, max_length=max_len,
+                  return_attention_mask=False, return_token_type_ids=False)
+        return np.fromiter((len(ids) for ids in enc["input_ids"]), dtype=np.int64, count=len(texts))
+
+    @torch.inference_mode()
+    def _encode_uncached(self, texts: Sequence[str], batch_size: int, progress: bool, description: str) -> np.ndarray:
+        """Encode in batches of texts of similar token length (longest first); rows in input order."""
+        n = len(texts)
+        if n == 0:
+            return np.zeros((0, self.model.get_sentence_embedding_dimension() or 0), dtype=np.float32)
+        start = time.perf_counter()
+        model = self.model
+        model.eval()
+        order = np.argsort(-self._token_lengths(texts), kind="stable")
+        prompt = model._resolve_prompt(None, None) if hasattr(model, "_resolve_prompt") else None
+        device = model.device
+        out: np.ndarray | None = None
+        bar = Progress(description, total=n, unit="texts", rates=("texts",), enabled=progress)
+        try:
+            for s in range(0, n, batch_size):
+                idx = order[s : s + batch_size]
+                batch = [texts[i] for i in idx]
+                features = model.preprocess(batch, prompt=prompt) if prompt else model.preprocess(batch)
+                features = {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in features.items()}
+                emb = model(features)["sentence_embedding"]
+                if getattr(model, "truncate_dim", None):
+                    emb = emb[:, : model.truncate_dim]
+                emb = emb.float().cpu().numpy()
+                if out is None:
+                    out = np.empty((n, emb.shape[1]), dtype=np.float32)
+                out[idx] = emb
+                bar.advance(len(idx), texts=len(idx))
+        finally:
+            bar.close()
+        self.encode_seconds += time.perf_counter() - start
+        self.encoded_texts += n
+        assert out is not None
+        return out
+
+    def cache_path(self, texts: Sequence[str], cache_dir: str | Path) -> Path:
+        """Where the embeddings of exactly this text list are cached."""
+        key = hashlib.sha256(f"{self.fingerprint}\n{texts_hash(texts)}".encode()).hexdigest()[:32]
+        return Path(cache_dir) / _slug(self.name) / f"{key}.npy"
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32, cache_dir: str | Path | None = None,
+               progress: bool = True, description: str | None = None) -> np.ndarray:
+        """Embeddings of ``texts`` as a float32 array ``(len(texts), dim)``, rows in input order.
+
+        With ``cache_dir``, the array for this (model, text list) is read from / written to disk.
+        Texts seen before by this encoder in this process are not encoded again; duplicates in
+        ``texts`` are encoded once.
+        """
+        if isinstance(texts, str):
+            raise TypeError("encode() takes a list of texts, not a single string")
+        texts = list(texts)
+        bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
+        if bad:
+            raise EncoderError(f"encode(): item {bad[0]} is {type(texts[bad[0]]).__name__}, not a string")
+        path = self.cache_path(texts, cache_dir) if cache_dir is not None else None
+        if path is not None and path.is_file():
+            try:
+                arr = np.load(path, allow_pickle=False)
+                if arr.shape[0] == len(texts):
+                    self._remember(texts, arr)
+                    return arr
+                log.warning("%s: cached array has %d rows for %d texts; re-encoding", path, arr.shape[0], len(texts))
+            except (OSError, ValueError) as exc:
+                log.warning("%s: unreadable cache file (%s); re-encoding", path, exc)
+        unique = list(dict.fromkeys(t for t in texts if t not in self._memo))
+        if unique:
+            new = self._encode_uncached(unique, batch_size, progress, description or f"encode [{self.name}]")
+            self._remember(unique, new)
+        if not texts:
+            arr = np.zeros((0, self.model.get_sentence_embedding_dimension() or 0), dtype=np.float32)
+        else:
+            arr = np.stack([self._memo[t] for t in texts]).astype(np.float32, copy=False)
+        if path is not None:
+            _atomic_save(path, arr)
+        return arr
+
+    def _remember(self, texts: Sequence[str], arr: np.ndarray) -> None:
+        if len(self._memo) + len(texts) > self.memo_limit:
+            self._memo.clear()
+        for t, row in zip(texts, arr):
+            self._memo[t] = row
+
+
+def _atomic_save(path: Path, arr: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy.tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.save(fh, arr, allow_pickle=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def parse_model_spec(spec: str) -> tuple[str, dict[str, str]]:
+    """``PATH_OR_ID`` or ``PATH_OR_ID::key=value,key=value`` (keys: name, pooling, similarity, max_seq_length)."""
+    if "::" not in spec:
+        return spec, {}
+    path, _, opts = spec.partition("::")
+    out: dict[str, str] = {}
+    for item in filter(None, (o.strip() for o in opts.split(","))):
+        key, eq, value = item.partition("=")
+        if not eq or key not in ("name", "pooling", "similarity", "max_seq_length"):
+            raise EncoderError(f"model spec {spec!r}: bad option {item!r}; use name=, pooling=, similarity=, max_seq_length=")
+        out[key] = value
+    return path, out
+
+
+def load_encoder(name_or_path: str, pooling: str | None = None, similarity: str | None = None, *,
+                 name: str | None = None, max_seq_length: int | None = None, device: str | None = None,
+                 trust_remote_code: bool = False) -> Encoder:
+    """Load a model as an :class:`Encoder`.
+
+    - ``pooling`` (``cls``, ``mean``, ...): build ``Transformer + Pooling`` from the model's weights,
+      replacing any pooling a sentence-transformers model brings; ``None`` keeps a
+      sentence-transformers model's own pooling, and for a plain HF encoder uses sentence-transformers'
+      default (mean; last-token for causal LMs).
+    - ``similarity`` (``cosine`` / ``euclidean``): overrides the similarity saved with the model
+      (default ``cosine`` when none is saved).
+    - ``trust_remote_code`` is passed on only when set.
+    Raises :class:`EncoderError` with the model name when loading fails.
+    """
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
+
+    if pooling is not None and pooling not in POOLING_MODES:
+        raise EncoderError(f"{name_or_path}: unknown pooling {pooling!r}; use one of {POOLING_MODES}")
+    if similarity is not None and similarity not in SIMILARITIES:
+        raise EncoderError(f"{name_or_path}: unknown similarity {similarity!r}; use one of {SIMILARITIES}")
+    source = resolve_model_path(str(name_or_path))
+    local = Path(source).is_dir()
+    is_st = local and _is_st_dir(Path(source))
+    kwargs: dict[str, Any] = {"device": device or "cpu"}
+    if trust_remote_code:
+        kwargs["trust_remote_code"] = True
+    try:
+        if pooling is None:
+            model = SentenceTransformer(source, **kwargs)
+            used_pooling = next((str(m.pooling_mode) for m in model if isinstance(m, Pooling)), None)
+        else:
+            mk = {"trust_remote_code": True} if trust_remote_code else {}
+            tr_path = source
+            normalize = False
+            if is_st:  # take the transformer weights from the ST folder; keep its Normalize step
+                mods = json.loads((Path(source) / "modules.json").read_text())
+                tr = next((m for m in mods if m.get("type", "").endswith("Transformer")), None)
+                if tr is None:
+                    raise EncoderError(f"{source}: no Transformer module in modules.json; cannot change its pooling")
+                tr_path = str(Path(source) / tr.get("path", ""))
+                normalize = any(m.get("type", "").endswith("Normalize") for m in mods)
+            transformer = Transformer(tr_path, model_kwargs=mk, processor_kwargs=mk, config_kwargs=mk)
+            modules = [transformer, Pooling(transformer.get_embedding_dimension(), pooling)]
+            if normalize:
+                modules.append(Normalize())
+            model = SentenceTransformer(modules=modules, **kwargs)
+            used_pooling = pooling
+    except EncoderError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - anything transformers / hub raises
+        raise EncoderError(f"could not load model {name_or_path!r}: {type(exc).__name__}: {exc}") from exc
+    if max_seq_length is not None:
+        model.max_seq_length = int(max_seq_length)
+    saved_similarity = getattr(model, "_similarity_fn_name", None)
+    sim = similarity or (saved_similarity if saved_similarity in SIMILARITIES else None) or "cosine"
+    if similarity is None and saved_similarity not in (None, *SIMILARITIES):
+        log.warning("%s: saved similarity %r is not supported here; using cosine", name_or_path, saved_similarity)
+    if local:
+        weights = _files_fingerprint(Path(source))
+        origin = str(Path(source).resolve())
+    else:
+        cfg = getattr(getattr(model[0], "auto_model", None), "config", None)
+        weights = str(getattr(cfg, "_commit_hash", None) or "hub")
+        origin = source
+    fp_src = json.dumps({"origin": origin, "weights": weights, "pooling": used_pooling, "max_len": model.max_seq_length,
+                         "modules": [type(m).__name__ for m in model]}, sort_keys=True)
+    fingerprint = hashlib.sha256(fp_src.encode()).hexdigest()[:16]
+    display = name or (Path(source).name if local else source)
+    if local and display in _RUN_SUBDIRS:
+        display = Path(source).parent.name
+    info = {"kind": "sentence-transformers" if (is_st or (not local and pooling is None)) else "transformers+pooling",
+            "saved_similarity": saved_similarity}
+    return Encoder(model=model, name=display, source=source, similarity_fn_name=sim, pooling=used_pooling,
+                   fingerprint=fingerprint, info=info)
+
+
+def load_encoder_spec(spec: str, *, pooling: str | None = None, similarity: str | None = None,
+                      max_seq_length: int | None = None, device: str | None = None,
+                      trust_remote_code: bool = False) -> Encoder:
+    """:func:`load_encoder` from a CLI spec ``PATH::name=X,pooling=cls,similarity=euclidean``; spec options win."""
+    path, opts = parse_model_spec(spec)
+    msl = opts.get("max_seq_length")
+    return load_encoder(path, pooling=opts.get("pooling", pooling), similarity=opts.get("similarity", similarity),
+                        name=opts.get("name"), max_seq_length=int(msl) if msl else max_seq_length, device=device,
+                        trust_remote_code=trust_remote_code)

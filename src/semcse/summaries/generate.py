@@ -1,0 +1,246 @@
+"""``semcse summarize``: orchestrates corpus -> prompts -> backend -> cleaning -> store.
+
+Work is planned from what the store already holds, so a rerun of the same command only generates
+the missing (paper, prompt, sample) records, and does not even load the model when nothing is
+missing. ``--shard I/N`` keeps the papers whose stable id hash falls in shard I of N.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from semcse.config import ConfigError, SummarizeConfig
+from semcse.corpus import Corpus, Paper, load_corpus
+from semcse.progress import Progress
+from semcse.summaries.backends.base import Backend, BackendError, PaperJob, Request
+from semcse.summaries.backends.openai_compat import stable_int
+from semcse.summaries.clean import RejectionCounter, TextFilter, clean_text
+from semcse.summaries.prompts import PromptSet, load_prompt_set
+from semcse.summaries.store import SummaryRecord, SummaryStore
+
+log = logging.getLogger(__name__)
+
+
+def parse_shard(shard: str | None) -> tuple[int, int] | None:
+    """Parse ``"I/N"`` (0-based I) into (I, N)."""
+    if not shard:
+        return None
+    try:
+        i, n = (int(x) for x in shard.split("/"))
+    except ValueError as exc:
+        raise ConfigError(f"--shard must look like I/N with integers, e.g. 0/4; got {shard!r}") from exc
+    if n < 1 or not 0 <= i < n:
+        raise ConfigError(f"--shard {shard}: need 0 <= I < N")
+    return i, n
+
+
+def in_shard(paper_id: str, shard: tuple[int, int] | None) -> bool:
+    return shard is None or stable_int("shard", paper_id) % shard[1] == shard[0]
+
+
+def segment_name(shard: tuple[int, int] | None) -> str:
+    return f"shard-{shard[0]}-of-{shard[1]}" if shard else "main"
+
+
+def select_papers(corpus: Corpus, cfg: SummarizeConfig) -> list[Paper]:
+    shard = parse_shard(cfg.shard)
+    papers = [p for p in corpus.papers if in_shard(p.id, shard)]
+    return papers[: cfg.limit] if cfg.limit is not None else papers
+
+
+def plan_jobs(papers: list[Paper], prompts: PromptSet, samples: int, done: set) -> list[PaperJob]:
+    """The requests still missing from the store, grouped by paper."""
+    jobs = []
+    for paper in papers:
+        reqs = [
+            Request(p.id, s, prompts.messages(p, paper.title, paper.abstract), prompts.stop)
+            for p in prompts.prompts
+            for s in range(samples)
+            if (paper.id, p.id, s) not in done
+        ]
+        if reqs:
+            jobs.append(PaperJob(paper.id, reqs))
+    return jobs
+
+
+def make_backend(cfg: SummarizeConfig) -> Backend:
+    """Build the configured backend (loads the model / checks the server)."""
+    if cfg.backend == "llamacpp":
+        from semcse.summaries.backends.llamacpp import LlamaCppBackend
+
+        return LlamaCppBackend(cfg.model, n_ctx=cfg.n_ctx, n_threads=cfg.n_threads, n_gpu_layers=cfg.n_gpu_layers,
+                               n_parallel=max(1, (cfg.samples or 3)))
+    if cfg.backend == "openai":
+        from semcse.summaries.backends.openai_compat import OpenAICompatBackend
+
+        return OpenAICompatBackend(cfg.base_urls, cfg.server_model, cfg.api_key_env, cfg.concurrency, cfg.request_timeout, cfg.max_retries)
+    raise ConfigError(f"unknown backend {cfg.backend!r} (llamacpp or openai)")
+
+
+@dataclass
+class SummarizeResult:
+    """What a summarize call did; ``stats`` is also written to the run's stats JSON."""
+
+    run_dir: Path
+    stats: dict[str, Any]
+    error: str | None = None
+    stats_path: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class _RunCounters:
+    generated: int = 0
+    tokens: int = 0
+    prompt_tokens: int = 0
+    papers_done: int = 0
+    rejections: RejectionCounter = field(default_factory=RejectionCounter)
+
+
+def to_records(paper: Paper, prompts: PromptSet, gens, model: str, params: dict, text_filter: TextFilter,
+               counters: _RunCounters, source: str = "llm") -> list[SummaryRecord]:
+    """Clean and filter a paper's generations into store records (rejections kept with a reason)."""
+    instructions = {p.id: p.instruction for p in prompts.prompts}
+    out = []
+    for g in gens:
+        if g.finish_reason == "error":
+            text, reason = "", "backend_error"
+        else:
+            text = clean_text(g.text, truncated=g.finish_reason == "length")
+            reason = text_filter.reason(text, paper.abstract, instructions.get(g.prompt_id, ""))
+        counters.rejections.add(reason)
+        counters.generated += 1
+        counters.tokens += g.tokens
+        counters.prompt_tokens += g.prompt_tokens
+        rec = SummaryRecord(paper.id, g.prompt_id, g.sample, text if reason is None else g.text, model=model, params=params,
+                            tokens=g.tokens, source=source)
+        if reason is not None:
+            rec.status, rec.reason = "rejected", reason
+            if g.extra.get("error"):
+                rec.params = {**params, "error": g.extra["error"]}
+        out.append(rec)
+    return out
+
+
+def summarize(cfg: SummarizeConfig, corpus: Corpus | None = None, backend: Backend | None = None) -> SummarizeResult:
+    """Generate the missing summaries (or queries) of a corpus into ``cfg.out``.
+
+    Returns a :class:`SummarizeResult`; a backend failure does not raise: finished work is in the
+    store, ``result.error`` says what failed, and rerunning the same call continues.
+    """
+    if not cfg.out:
+        raise ConfigError("summarize needs an output run directory (--out)")
+    run_dir = Path(cfg.out)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    corpus = corpus or load_corpus(cfg.corpus)
+    prompts = load_prompt_set(cfg.prompts, cfg.task).head(cfg.max_prompts)
+    samples = cfg.samples or prompts.samples
+    if samples < 1:
+        raise ConfigError("--samples must be at least 1")
+    shard = parse_shard(cfg.shard)
+    papers = select_papers(corpus, cfg)
+    by_id = {p.id: p for p in papers}
+    store = SummaryStore(run_dir)
+    done = store.keys()
+    jobs = plan_jobs(papers, prompts, samples, done)
+    expected = len(papers) * len(prompts.prompts) * samples
+    already = expected - sum(len(j.requests) for j in jobs)
+    params = {**cfg.sampling.to_dict(), "prompt_set": prompts.name, "task": cfg.task}
+    text_filter = TextFilter(min_words=cfg.min_words if cfg.min_words is not None else prompts.min_words)
+    counters = _RunCounters()
+    error: str | None = None
+    model_name = None
+    t0 = time.perf_counter()
+
+    _write_run_config(run_dir, cfg)
+    if jobs:
+        log.info("%d papers, %d of %d records to generate", len(jobs), expected - already, expected)
+        own_backend = backend is None
+        progress = None
+        try:
+            backend = backend or make_backend(cfg)
+            model_name = backend.model_name
+            progress = Progress(f"{cfg.task}", total=len(jobs), unit="papers", rates=("summaries", "tokens"), enabled=cfg.progress)
+            remaining = {j.paper_id: len(j.requests) for j in jobs}
+            with store.writer(segment_name(shard), fsync_every=cfg.flush_every) as writer:
+                for job, gens in backend.run(jobs, cfg.sampling):
+                    paper = by_id[job.paper_id]
+                    writer.write(to_records(paper, prompts, gens, model_name, params, text_filter, counters))
+                    remaining[job.paper_id] -= len(gens)
+                    finished = remaining[job.paper_id] <= 0
+                    counters.papers_done += finished
+                    progress.advance(int(finished), summaries=len(gens), tokens=sum(g.tokens for g in gens))
+        except BackendError as exc:
+            error = str(exc)
+        finally:
+            if progress:
+                progress.close()
+            if own_backend and backend is not None:
+                backend.close()
+    elapsed = time.perf_counter() - t0
+    final = [r for r in store.iter_all() if r.paper_id in by_id and r.prompt_id in {p.id for p in prompts.prompts} and r.sample < samples]
+    stats = {
+        "run_dir": str(run_dir),
+        "task": cfg.task,
+        "corpus": corpus.report.to_dict(),
+        "shard": cfg.shard,
+        "papers": len(papers),
+        "prompts": [p.id for p in prompts.prompts],
+        "samples_per_prompt": samples,
+        "expected_records": expected,
+        "already_present": already,
+        "this_run": {
+            "generated": counters.generated,
+            "accepted": counters.rejections.accepted,
+            "rejected": dict(counters.rejections.rejected),
+            "papers_completed": counters.papers_done,
+            "generated_tokens": counters.tokens,
+            "prompt_tokens": counters.prompt_tokens,
+            "elapsed_s": round(elapsed, 3),
+            "summaries_per_s": round(counters.generated / elapsed, 3) if elapsed > 0 and counters.generated else 0.0,
+            "tokens_per_s": round(counters.tokens / elapsed, 2) if elapsed > 0 and counters.tokens else 0.0,
+        },
+        "store": {
+            "records": len(final),
+            "accepted": sum(r.status == "ok" for r in final),
+            "rejected_by_reason": _count(r.reason for r in final if r.status != "ok"),
+            "missing": expected - len(final),
+        },
+        "backend": cfg.backend,
+        "model": model_name or cfg.model or cfg.server_model,
+        "sampling": cfg.sampling.to_dict(),
+        "prompt_set": prompts.name,
+        "host": platform.node(),
+        "error": error,
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    stats_path = run_dir / (f"stats.{segment_name(shard)}.json" if shard else "stats.json")
+    _atomic_write_json(stats_path, stats)
+    return SummarizeResult(run_dir, stats, error, stats_path)
+
+
+def _count(items: Iterator[str | None]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for it in items:
+        out[str(it)] = out.get(str(it), 0) + 1
+    return out
+
+
+def _atomic_write_json(path: Path, data: Any) -> None:
+    tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _write_run_config(run_dir: Path, cfg: SummarizeConfig) -> None:
+    _atomic_write_json(run_dir / "summarize.config.json", cfg.to_dict())
