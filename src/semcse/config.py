@@ -135,3 +135,79 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"config file not found: {path}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+
+
+@dataclass
+class TrainConfig(_Config):
+    """``semcse train``: SemCSE contrastive training of an encoder on a corpus plus its summaries."""
+
+    corpus: CorpusConfig = field(default_factory=CorpusConfig)
+    summaries: tuple[str, ...] = ()  # summary store run directories and/or {id, summaries} JSONL files
+    summaries_id_field: str | None = None  # JSONL imports; default: first of id, paper_id, doc_id
+    summaries_field: str | None = None  # JSONL imports; default: first of summaries, target
+    out: str = ""
+    base_model: str = ""  # hub id or local path of any Hugging Face / sentence-transformers encoder
+    pooling: Literal["auto", "cls", "mean"] = "auto"  # auto: the base model's own, else CLS (the paper's)
+    max_seq_length: int = 256
+    trust_remote_code: bool = False
+    # training examples
+    p_summary: float = 0.50  # positive = another summary of the same paper
+    p_title: float = 0.15  # positive = the paper's title
+    p_sentence: float = 0.35  # positive = a sentence or short span of the abstract
+    max_span_sentences: int = 3
+    negatives: Literal["same-kind", "batch-all"] = "same-kind"
+    anchors_per_paper: int | None = None  # summaries used as anchors per paper and epoch; default all
+    validation_papers: float = 0.1  # a fraction (< 1) or a count (>= 1) of papers, held out by paper
+    max_validation_papers: int = 1000
+    seed: int = 42
+    # objective
+    loss: Literal["triplet", "infonce"] = "triplet"
+    similarity: Literal["euclidean", "cosine"] | None = None  # default: euclidean (triplet), cosine (infonce)
+    margin: float = 0.5  # triplet margin, in units of the distance
+    l2_weight: float = 1e-3  # lambda of the L2 regularisation (mean squared embedding norm)
+    scale: float = 20.0  # InfoNCE inverse temperature
+    # optimisation
+    epochs: float = 1.0
+    max_steps: int | None = None  # overrides epochs
+    batch_size: int = 32
+    gradient_accumulation_steps: int = 1
+    learning_rate: float = 2e-5
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"  # auto: bf16 (or fp16) on GPU, fp32 on CPU
+    group_by_kind: bool = True  # batches of one positive kind, similar lengths: less padding
+    eval_steps: int | None = None  # default: about 10 evaluations per run
+    logging_steps: int = 10
+    save_total_limit: int = 2
+    resume: bool = False
+    overwrite: bool = False
+    dataloader_workers: int = 0
+    progress: bool = True
+
+
+@dataclass
+class EvaluateConfig(_Config):
+    """``semcse evaluate``: score models on a benchmark file (semantic tasks, SciRepEval-format tasks, diagnostics)."""
+
+    models: tuple[str, ...] = ()  # paths / hub ids; "PATH::name=X,pooling=cls,similarity=euclidean,max_seq_length=N"
+    out: str = ""
+    benchmark: str | None = None  # a TOML/JSON benchmark file; default: the packaged "default"
+    data_root: str | None = None  # default: $SEMCSE_DATA or <repo>/../shared/data
+    tasks: tuple[str, ...] = ()  # task names, types or groups (semantic, scirepeval); default: all enabled tasks
+    pool_size: int | None = None  # overrides every pooled task's pool size
+    full: bool = False  # use each task's full_pool_size (METHOD.md: up to 1,000)
+    seed: int | None = None  # overrides every task's seed
+    similarity: Literal["cosine", "euclidean"] | None = None  # overrides each model's own similarity
+    pooling: str | None = None  # cls | mean | ...: for plain Hugging Face encoders (or to override an ST model's)
+    max_seq_length: int | None = None
+    batch_size: int = 32
+    device: str | None = None  # default: cpu
+    trust_remote_code: bool = False
+    cache_dir: str | None = None  # embedding cache; default: <out>/cache
+    cache: bool = True
+    queries: str | None = None  # a `semcse summarize --task queries` run for tasks with query = "generated"
+    diagnostics: bool = True
+    plots: bool = True
+    projection: Literal["tsne", "umap"] = "tsne"
+    mteb: tuple[str, ...] = ()  # MTEB task names handed to the `mteb` package (optional extra, needs network)
+    progress: bool = True

@@ -208,7 +208,7 @@ def _open_source(cfg: CorpusConfig) -> tuple[str, Iterator[tuple[int, dict | Exc
                     raise CorpusError(f"{path}: no split {split!r}; splits are {sorted(ds)}")
                 ds = ds[split]
             return str(path), _iter_table(ds), list(ds.column_names)
-        raise CorpusError(f"{path}: a directory, but not a Hugging Face dataset saved with save_to_disk")
+        return _load_hub_or_local(cfg, str(path))  # a dataset repository laid out locally (data files + card)
     if path.exists():
         suffixes = [s.lower() for s in path.suffixes]
         fmt = cfg.format or (suffixes[-1].lstrip(".") if suffixes else "")
@@ -226,14 +226,19 @@ def _open_source(cfg: CorpusConfig) -> tuple[str, Iterator[tuple[int, dict | Exc
             return str(path), _iter_parquet(path), list(pq.ParquetFile(path).schema_arrow.names)
         raise CorpusError(f"{path}: unknown corpus format {fmt!r} (use jsonl, json, csv, tsv, parquet or a datasets directory)")
     if "/" in src and not src.startswith((".", "/", "~")) and cfg.allow_hub:
-        import datasets
-
-        try:
-            ds = datasets.load_dataset(src, cfg.hub_config, split=cfg.split or "train")
-        except Exception as exc:  # network, missing dataset, ...
-            raise CorpusError(f"could not load hub dataset {src!r}: {exc}") from exc
-        return src, _iter_table(ds), list(ds.column_names)
+        return _load_hub_or_local(cfg, src)
     raise CorpusError(f"corpus not found: {src}")
+
+
+def _load_hub_or_local(cfg: CorpusConfig, src: str) -> tuple[str, Iterator[tuple[int, dict | Exception]], list[str]]:
+    """``datasets.load_dataset`` on a hub id (``owner/name``) or a local dataset repository folder."""
+    import datasets
+
+    try:
+        ds = datasets.load_dataset(src, cfg.hub_config, split=cfg.split or "train")
+    except Exception as exc:  # network, missing dataset, no data files, ...
+        raise CorpusError(f"could not load dataset {src!r} with datasets.load_dataset: {exc}") from exc
+    return src, _iter_table(ds), list(ds.column_names)
 
 
 def _is_single_json(path: Path) -> bool:

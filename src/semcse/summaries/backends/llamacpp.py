@@ -9,8 +9,8 @@ unified KV cache:
 2. each prompt's remaining tokens (the instruction) are decoded in one batch, tagged with the
    C sequences of that prompt;
 3. every decode step then advances all unfinished sequences by one token in a single batch,
-   each sequence with its own sampler (seeded per (paper, prompt, sample), so outputs are
-   reproducible whatever else is in the batch).
+   each sequence with its own sampler seeded per (paper, prompt, sample), so a rerun of the
+   same work gives the same texts (batches of other shapes may differ in float rounding).
 
 A paper that does not fit the context as a whole is processed in several waves of prompts.
 """

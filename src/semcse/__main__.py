@@ -1,0 +1,3 @@
+from semcse.cli import main
+
+main()

@@ -1,0 +1,79 @@
+"""The encoder to train: any Hugging Face encoder as a sentence-transformers model.
+
+A sentence-transformers model keeps its own modules (its pooling is its convention); a plain
+Hugging Face encoder gets CLS pooling, as in the paper, unless ``pooling`` says otherwise.
+Weights load from safetensors only; remote code runs only when asked for.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from sentence_transformers import SentenceTransformer
+from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+
+log = logging.getLogger(__name__)
+
+
+class ModelLoadError(ValueError):
+    """A base model that cannot be loaded (missing, no safetensors weights, remote code refused, ...)."""
+
+
+def _is_sentence_transformer(name: str) -> bool:
+    if Path(name).expanduser().is_dir():
+        return (Path(name).expanduser() / "modules.json").exists()
+    from sentence_transformers.util.file_io import is_sentence_transformer_model
+
+    try:
+        return is_sentence_transformer_model(name, local_files_only=os.environ.get("HF_HUB_OFFLINE") == "1")
+    except Exception as exc:  # network errors: treat as a plain encoder, loading reports real problems
+        log.warning("could not check whether %s is a sentence-transformers model (%s); treating it as a plain encoder", name, exc)
+        return False
+
+
+def pooling_mode(model: SentenceTransformer) -> str | None:
+    for module in model:
+        if isinstance(module, Pooling):
+            mode = module.pooling_mode
+            return mode if isinstance(mode, str) else "+".join(mode)
+    return None
+
+
+def load_base_model(name: str, pooling: str = "auto", max_seq_length: int | None = 256,
+                    trust_remote_code: bool = False, device: str | None = None) -> SentenceTransformer:
+    """Load ``name`` (hub id or local path) for training.
+
+    ``pooling``: ``auto`` keeps a sentence-transformers model's own pooling and gives a plain
+    encoder CLS pooling; ``cls`` or ``mean`` set it explicitly.
+    """
+    if pooling not in ("auto", "cls", "mean"):
+        raise ModelLoadError(f"unknown pooling {pooling!r}; use auto, cls or mean")
+    local = Path(name).expanduser()
+    if not local.exists() and (name.startswith((".", "/", "~")) or name.count("/") > 1):
+        raise ModelLoadError(f"base model not found: {name}")
+    model_kwargs = {"use_safetensors": True}
+    try:
+        if _is_sentence_transformer(name):
+            model = SentenceTransformer(str(local) if local.exists() else name, device=device,
+                                        trust_remote_code=trust_remote_code, model_kwargs=model_kwargs)
+            if pooling != "auto":
+                for idx, module in enumerate(model):
+                    if isinstance(module, Pooling) and module.pooling_mode != pooling:
+                        log.info("pooling: replacing the model's %s pooling with %s", module.pooling_mode, pooling)
+                        model._modules[str(idx)] = Pooling(module.embedding_dimension, pooling)
+        else:
+            transformer = Transformer(str(local) if local.exists() else name, model_kwargs={**model_kwargs, "trust_remote_code": trust_remote_code},
+                                      processor_kwargs={"trust_remote_code": trust_remote_code},
+                                      config_kwargs={"trust_remote_code": trust_remote_code})
+            mode = "cls" if pooling == "auto" else pooling
+            model = SentenceTransformer(modules=[transformer, Pooling(transformer.get_embedding_dimension(), mode)], device=device)
+    except (OSError, ValueError) as exc:
+        hint = " (this model needs --trust-remote-code)" if "trust_remote_code" in str(exc) else ""
+        raise ModelLoadError(f"could not load base model {name!r}{hint}: {exc}") from exc
+    if max_seq_length:
+        model.max_seq_length = max_seq_length
+    if local.exists():
+        model.model_card_data.local_files_only = True
+    return model

@@ -1,0 +1,83 @@
+"""Validation for checkpoint selection: mean rank of the partner among the validation papers.
+
+Three matching tasks on the held-out papers (METHOD.md 5): a summary ranks all abstracts, a title
+ranks all abstracts, and the first half of an abstract ranks all second halves. The primary score
+is the mean of the tasks' mean ranks (lower is better), with the model's training distance.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Sequence
+
+import numpy as np
+
+from sentence_transformers.base.evaluation import SentenceEvaluator
+from semcse.similarity import partner_ranks
+from semcse.training.examples import TrainingPaper
+
+log = logging.getLogger(__name__)
+
+VALIDATION_TASKS = ("summary-abstract", "title-abstract", "abstract-halves")
+
+
+def validation_pairs(papers: Sequence[TrainingPaper]) -> dict[str, tuple[list[str], list[str]]]:
+    """(queries, partners) per task; partner i belongs to query i. Tasks with < 2 pairs are left out."""
+    tasks: dict[str, tuple[list[str], list[str]]] = {
+        "summary-abstract": ([p.summaries[0] for p in papers], [p.abstract for p in papers]),
+        "title-abstract": ([p.title for p in papers if p.title], [p.abstract for p in papers if p.title]),
+    }
+    halves = [(p.sentences[: len(p.sentences) // 2], p.sentences[len(p.sentences) // 2:]) for p in papers if len(p.sentences) >= 2]
+    tasks["abstract-halves"] = ([" ".join(a) for a, _ in halves], [" ".join(b) for _, b in halves])
+    return {name: pair for name, pair in tasks.items() if len(pair[0]) >= 2}
+
+
+class PartnerRankEvaluator(SentenceEvaluator):
+    """Mean rank (1-based, lower is better), MRR and recall@1 of each query's partner in its pool.
+
+    ``tasks`` maps a task name to (queries, partners). Returns a dict with ``{name}_{task}_mean_rank``
+    etc. and the primary ``{name}_mean_rank`` (the mean over tasks).
+    """
+
+    def __init__(self, tasks: dict[str, tuple[list[str], list[str]]], distance: Any, name: str = "validation",
+                 batch_size: int = 64):
+        super().__init__()
+        if not tasks:
+            raise ValueError("no validation task has at least 2 pairs")
+        self.tasks = tasks
+        self.distance = distance
+        self.name = name
+        self.batch_size = batch_size
+        self.greater_is_better = False
+        self.primary_metric = "mean_rank"
+
+    @property
+    def pool_sizes(self) -> dict[str, int]:
+        return {task: len(q) for task, (q, _) in self.tasks.items()}
+
+    def __call__(self, model, output_path: str | None = None, epoch: int = -1, steps: int = -1) -> dict[str, float]:
+        start = time.perf_counter()
+        texts = sorted({t for q, c in self.tasks.values() for t in (*q, *c)}, key=len)
+        vectors = model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False)
+        index = {t: i for i, t in enumerate(texts)}
+        metrics: dict[str, float] = {}
+        task_means = []
+        for task, (queries, partners) in self.tasks.items():
+            q = vectors[[index[t] for t in queries]]
+            c = vectors[[index[t] for t in partners]]
+            ranks = partner_ranks(q, c, self.distance).astype(np.float64)
+            metrics[f"{task}_mean_rank"] = float(ranks.mean())
+            metrics[f"{task}_mrr"] = float((1.0 / ranks).mean())
+            metrics[f"{task}_recall@1"] = float((ranks == 1).mean())
+            task_means.append(float(ranks.mean()))
+        metrics["mean_rank"] = float(np.mean(task_means))
+        log.info("validation (step %s): mean rank %.3f (%s) in %.1fs", steps, metrics["mean_rank"],
+                 ", ".join(f"{t} {metrics[f'{t}_mean_rank']:.2f}/{n}" for t, n in self.pool_sizes.items()),
+                 time.perf_counter() - start)
+        metrics = self.prefix_name_to_metrics(metrics, self.name)
+        self.store_metrics_in_model_card_data(model, metrics, epoch, steps)
+        return metrics
+
+    def get_config_dict(self) -> dict[str, Any]:
+        return {"distance": self.distance.name, "pool_sizes": self.pool_sizes}

@@ -1,0 +1,107 @@
+"""``semcse summarize`` end to end with the embedded model: stats, resume, kill -9, shards."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections import Counter
+
+from conftest import SEMCSE
+from semcse.config import CorpusConfig, SamplingConfig, SummarizeConfig
+from semcse.summaries import SummaryStore, summarize
+from semcse.summaries.generate import in_shard, parse_shard
+
+SMALL = ["--max-prompts", "2", "--samples", "2", "--max-tokens", "24", "--no-progress"]
+
+
+def _cli(args, **kw):
+    return subprocess.run(SEMCSE + ["summarize", *args], capture_output=True, text=True, timeout=600, **kw)
+
+
+def test_cli_run_then_rerun_does_nothing(tmp_path, data_root):
+    out = tmp_path / "run"
+    args = ["--corpus", str(data_root / "scitldr" / "dev.jsonl"), "--limit", "3", "--out", str(out), *SMALL]
+    first = _cli(args)
+    assert first.returncode == 0, first.stderr
+    stats = json.loads((out / "stats.json").read_text())
+    run = stats["this_run"]
+    assert stats["expected_records"] == 3 * 2 * 2 and run["generated"] == 12
+    assert run["accepted"] + sum(run["rejected"].values()) == 12
+    assert run["summaries_per_s"] > 0 and run["generated_tokens"] > 0 and stats["model"].endswith(".gguf")
+    assert stats["store"]["records"] == 12 and stats["store"]["missing"] == 0
+    assert "summaries/s" in first.stderr and "tokens/s" in first.stderr
+    second = _cli(args)
+    assert second.returncode == 0 and "nothing to generate" in second.stderr
+    assert json.loads((out / "stats.json").read_text())["this_run"]["generated"] == 0
+    assert len(SummaryStore(out)) == 12
+
+
+def test_kill_9_then_resume_has_every_record_exactly_once(tmp_path, data_root):
+    out = tmp_path / "run"
+    args = ["--corpus", str(data_root / "scitldr" / "dev.jsonl"), "--limit", "8", "--out", str(out), *SMALL]
+    proc = subprocess.Popen(SEMCSE + ["summarize", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    seg = out / "records" / "main.jsonl"
+    deadline = time.time() + 300
+    while time.time() < deadline and (not seg.exists() or seg.read_bytes().count(b"\n") < 8):
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = seg.read_bytes().count(b"\n")
+    assert 0 < done_before < 32
+    with seg.open("ab") as fh:  # and a torn write, as if killed inside os.write
+        fh.write(b'{"paper_id": "torn", "prompt_')
+    resumed = _cli(args)
+    assert resumed.returncode == 0, resumed.stderr
+    lines = [json.loads(line) for line in seg.read_text().splitlines()]
+    keys = Counter((r["paper_id"], r["prompt_id"], r["sample"]) for r in lines)
+    assert len(keys) == 8 * 2 * 2 and max(keys.values()) == 1  # no loss, no duplicates, torn line gone
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["already_present"] == done_before and stats["this_run"]["generated"] == 32 - done_before
+
+
+def test_shards_partition_the_corpus_and_merge(tmp_path, data_root):
+    corpus = CorpusConfig(source=str(data_root / "scitldr" / "dev.jsonl"), limit=6)
+    ids = [f"id{i}" for i in range(1000)]
+    counts = Counter(i for pid in ids for i in range(3) if in_shard(pid, (i, 3)))
+    assert sum(counts.values()) == 1000 and min(counts.values()) > 250  # each id in exactly one shard
+    sampling = SamplingConfig(max_tokens=16)
+    results = [
+        summarize(SummarizeConfig(corpus=corpus, out=str(tmp_path / f"s{i}"), shard=f"{i}/2", max_prompts=1, samples=1,
+                                  sampling=sampling, progress=False))
+        for i in range(2)
+    ]
+    per_shard = [set(SummaryStore(r.run_dir).keys()) for r in results]
+    assert not per_shard[0] & per_shard[1]
+    assert (results[0].run_dir / "stats.shard-0-of-2.json").exists()
+    merged = tmp_path / "merged"
+    done = _cli(["merge", str(tmp_path / "s0"), str(tmp_path / "s1"), "--out", str(merged)])
+    assert done.returncode == 0, done.stderr
+    assert {k[0] for k in SummaryStore(merged).keys()} == {p for p in _ids(data_root, 6)}
+
+
+def _ids(data_root, n):
+    with open(data_root / "scitldr" / "dev.jsonl") as fh:
+        return [json.loads(next(fh))["paper_id"] for _ in range(n)]
+
+
+def test_bad_shard_spec_and_missing_out(tmp_path, data_root):
+    bad = _cli(["--corpus", str(data_root / "scitldr" / "dev.jsonl"), "--out", str(tmp_path / "r"), "--shard", "2/2"])
+    assert bad.returncode == 2 and "0 <= I < N" in bad.stderr
+    assert parse_shard("1/4") == (1, 4)
+    missing = _cli(["--corpus", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "r")])
+    assert missing.returncode == 2 and "corpus not found" in missing.stderr
+
+
+def test_queries_task_and_export(tmp_path, data_root):
+    out = tmp_path / "q"
+    res = _cli(["--corpus", str(data_root / "scitldr" / "dev.jsonl"), "--limit", "2", "--out", str(out), "--task", "queries",
+                "--max-tokens", "24", "--no-progress"])
+    assert res.returncode == 0, res.stderr
+    recs = SummaryStore(out).records(status=None)
+    assert len(recs) == 2 and {r.prompt_id for r in recs} == {"search_query"}
+    assert all("\n" not in r.text for r in recs)  # queries stop at the first line
+    exp = _cli(["export", str(out), "--to", str(tmp_path / "q.parquet"), "--include-rejected"])
+    assert exp.returncode == 0 and "exported 2 records" in exp.stdout

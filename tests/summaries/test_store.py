@@ -1,0 +1,94 @@
+"""The summary store: torn-write repair, dedup, locking, import/export, merge."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from semcse.summaries.store import StoreError, SummaryRecord, SummaryStore
+
+
+def _rec(pid, prompt="p1", sample=0, text="A summary of the paper in words.", **kw):
+    return SummaryRecord(pid, prompt, sample, text, **kw)
+
+
+def test_write_read_and_texts_by_paper(tmp_path):
+    store = SummaryStore(tmp_path)
+    with store.writer() as w:
+        w.write([_rec("a", "p2", 0, "second prompt"), _rec("a", "p1", 1, "first prompt sample 1"), _rec("a", "p1", 0, "first")])
+        w.write([_rec("b", text="rejected text", status="rejected", reason="too_short")])
+    assert len(store) == 4
+    assert store.texts_by_paper() == {"a": ["first", "first prompt sample 1", "second prompt"]}
+    assert store.keys() == {("a", "p1", 0), ("a", "p1", 1), ("a", "p2", 0), ("b", "p1", 0)}
+
+
+def test_torn_last_line_is_repaired_on_open_and_ignored_on_read(tmp_path):
+    store = SummaryStore(tmp_path)
+    with store.writer() as w:
+        w.write([_rec("a"), _rec("b")])
+    seg = store.segments()[0]
+    with seg.open("ab") as fh:
+        fh.write(b'{"paper_id":"c","prompt_id":"p1","sam')  # killed mid-write
+    assert store.keys() == {("a", "p1", 0), ("b", "p1", 0)}  # readers skip it
+    with store.writer() as w:
+        assert w.repaired_bytes > 0
+        w.write([_rec("c")])
+    lines = seg.read_bytes().splitlines()
+    assert len(lines) == 3 and all(json.loads(line) for line in lines)  # never propagated
+
+
+def test_duplicates_across_segments_count_once(tmp_path):
+    store = SummaryStore(tmp_path)
+    with store.writer("shard-0-of-2") as w:
+        w.write([_rec("a", text="first writer wins")])
+    with store.writer("shard-1-of-2") as w:
+        w.write([_rec("a", text="late duplicate"), _rec("b")])
+    assert len(store) == 2
+    assert store.texts_by_paper()["a"] == ["first writer wins"]
+
+
+def test_a_segment_has_one_writer(tmp_path):
+    store = SummaryStore(tmp_path)
+    with store.writer("main"):
+        with pytest.raises(StoreError, match="another process"):
+            with store.writer("main"):
+                pass
+
+
+def test_import_export_roundtrip(tmp_path, data_root):
+    store = SummaryStore(tmp_path / "run")
+    counts = store.import_summaries(data_root / "scitldr" / "dev.jsonl", id_field="paper_id", summaries_field="target")
+    assert counts["imported"] > 618 and counts["skipped_rows"] == 0  # ~2.4 TLDRs per paper
+    again = store.import_summaries(data_root / "scitldr" / "dev.jsonl", id_field="paper_id", summaries_field="target")
+    assert again["imported"] == 0 and again["already_present"] == counts["imported"]
+    n = store.export(tmp_path / "out.jsonl")
+    assert n == counts["imported"]
+    first = json.loads((tmp_path / "out.jsonl").read_text().splitlines()[0])
+    assert first["source"] == "import" and first["prompt_id"] == "imported"
+    import pyarrow.parquet as pq
+
+    assert store.export(tmp_path / "out.parquet") == n
+    table = pq.read_table(tmp_path / "out.parquet")
+    assert table.num_rows == n and set(table.column("paper_id").to_pylist()) == set(store.texts_by_paper())
+
+
+def test_import_reports_bad_rows(tmp_path):
+    src = tmp_path / "s.jsonl"
+    src.write_text(json.dumps({"id": "x", "summaries": ["one", "two"]}) + "\n" + json.dumps({"summaries": ["no id"]}) + "\n{broken\n")
+    counts = SummaryStore(tmp_path / "run").import_summaries(src)
+    assert counts == {"rows": 3, "imported": 2, "skipped_rows": 2, "already_present": 0}
+    with pytest.raises(StoreError, match="not found"):
+        SummaryStore(tmp_path / "run").import_summaries(tmp_path / "missing.jsonl")
+
+
+def test_merge_shards(tmp_path):
+    for i, pids in enumerate((["a", "b"], ["c"])):
+        with SummaryStore(tmp_path / f"s{i}").writer(f"shard-{i}-of-2") as w:
+            w.write([_rec(p) for p in pids])
+    merged = SummaryStore(tmp_path / "merged")
+    assert merged.merge([tmp_path / "s0", tmp_path / "s1"]) == 3
+    assert merged.merge([tmp_path / "s0"]) == 0  # idempotent
+    assert sorted(merged.texts_by_paper()) == ["a", "b", "c"]
+    with pytest.raises(StoreError, match="no records"):
+        merged.merge([tmp_path / "nothing"])
