@@ -136,3 +136,75 @@ def test_batch_file_roundtrip_with_results_from_the_real_server(tmp_path, data_r
     again = write_batch_requests(cfg, max_requests_per_file=5)
     assert [n for _, n in again] == [1]
     assert json.loads(again[0][0].read_text())["custom_id"] == lines[-1]["custom_id"]
+
+
+class FlakyProxy:
+    """Loopback HTTP proxy in front of the real server that fails the first requests with given codes."""
+
+    def __init__(self, target: str, failures: list[int]):
+        import http.server
+        import threading
+
+        self.failures, self.seen = list(failures), []
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def _forward(self, method):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                proxy.seen.append(self.path)
+                if method == "POST" and proxy.failures:
+                    code = proxy.failures.pop(0)
+                    self.send_response(code)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Retry-After", "0")
+                    self.end_headers()
+                    self.wfile.write(json.dumps({"error": {"message": f"injected {code}"}}).encode())
+                    return
+                req = urllib.request.Request(target + self.path.removeprefix("/v1"), data=body, method=method,
+                                             headers={"Content-Type": "application/json"})
+                data = urllib.request.urlopen(req, timeout=120).read()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                self._forward("GET")
+
+            def do_POST(self):
+                self._forward("POST")
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+
+
+def test_429_and_5xx_are_retried(tmp_path, data_root, server):
+    proxy = FlakyProxy(server.url, [503, 429, 500])
+    try:
+        res = summarize(_cfg(data_root, tmp_path / "run", proxy.url, limit=1, max_prompts=1, samples=1, max_retries=4, concurrency=1))
+    finally:
+        proxy.close()
+    assert res.ok, res.error
+    assert len(SummaryStore(tmp_path / "run").keys()) == 1
+    assert sum(p.endswith("/chat/completions") for p in proxy.seen) == 4  # 3 failures + the success
+
+
+def test_bad_request_is_recorded_not_fatal(tmp_path, data_root, server):
+    # a 400 (e.g. prompt too long for the server) is this request's problem, not the server's
+    proxy = FlakyProxy(server.url, [400])
+    try:
+        res = summarize(_cfg(data_root, tmp_path / "run", proxy.url, limit=1, max_prompts=1, samples=2, concurrency=1))
+    finally:
+        proxy.close()
+    assert res.ok
+    recs = SummaryStore(tmp_path / "run").records(status=None)
+    assert sorted(r.reason or "ok" for r in recs)[0] == "backend_error" and len(recs) == 2
