@@ -201,7 +201,7 @@ class EvaluateConfig(_Config):
     pooling: str | None = None  # cls | mean | ...: for plain Hugging Face encoders (or to override an ST model's)
     max_seq_length: int | None = None
     batch_size: int = 32
-    device: str | None = None  # default: cpu
+    device: str | None = None  # default: cuda / mps when available, else cpu
     trust_remote_code: bool = False
     cache_dir: str | None = None  # embedding cache; default: <out>/cache
     cache: bool = True
@@ -211,3 +211,35 @@ class EvaluateConfig(_Config):
     projection: Literal["tsne", "umap"] = "tsne"
     mteb: tuple[str, ...] = ()  # MTEB task names handed to the `mteb` package (optional extra, needs network)
     progress: bool = True
+
+
+@dataclass
+class EmbedConfig(_Config):
+    """``semcse embed``: encode a corpus into a search index directory (resumable)."""
+
+    corpus: CorpusConfig = field(default_factory=CorpusConfig)
+    model: str = ""
+    out: str = ""
+    pooling: str | None = None
+    similarity: str | None = None  # default: the model's own
+    max_seq_length: int | None = None
+    batch_size: int = 64
+    chunk_size: int = 4096  # papers per resumable chunk
+    separator: str = ". "  # between title and abstract (as Paper.text)
+    device: str | None = None
+    fp16: bool | None = None  # default: on for CUDA
+    trust_remote_code: bool = False
+    progress: bool = True
+
+
+@dataclass
+class SearchConfig(_Config):
+    """``semcse search``: top-k papers of an index for a query."""
+
+    index: str = ""
+    queries: tuple[str, ...] = ()
+    k: int = 10
+    index_type: str = "auto"  # auto | exact | hnsw
+    exact_limit: int = 50_000  # auto: exact below this many vectors, FAISS HNSW from here on
+    truncate: bool = False
+    device: str | None = None

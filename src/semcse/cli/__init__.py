@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import typer
@@ -15,14 +16,19 @@ app = typer.Typer(
 
 @app.callback()
 def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging.")) -> None:
+    if not verbose:  # model-loading bars of transformers / hub; our own progress stays
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    for noisy in ("httpx", "openai", "urllib3", "filelock", "datasets", "sentence_transformers.SentenceTransformer"):
+    for noisy in ("httpx", "openai", "urllib3", "filelock", "datasets", "sentence_transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _register() -> None:
     # each command module adds itself to ``app``; later stages register here with one line
     from semcse.cli import summarize  # noqa: F401
+    from semcse.cli import train  # noqa: F401
+    from semcse.cli import evaluate  # noqa: F401
+    from semcse.cli import embed  # noqa: F401  (embed and search)
 
 
 def main() -> None:
