@@ -40,13 +40,27 @@ class _Config:
             if key not in fields:
                 raise ConfigError(f"{cls.__name__}: unknown option {key!r}; known: {sorted(fields)}")
             sub = _nested_type(cls, key)
-            kwargs[key] = sub.from_dict(value) if sub and isinstance(value, dict) else value
+            kwargs[key] = sub.from_dict(value) if sub and isinstance(value, dict) else _coerce(cls, key, value)
         return cls(**kwargs)
 
 
 def _nested_type(cls: type, name: str) -> type[_Config] | None:
-    hints = {"corpus": CorpusConfig, "sampling": SamplingConfig}
-    return hints.get(name) if name in hints and any(f.name == name for f in dataclasses.fields(cls)) else None
+    """The _Config subclass of field ``name`` of ``cls``, if it is one (for nested tables)."""
+    import typing
+
+    hint = typing.get_type_hints(cls).get(name)
+    return hint if isinstance(hint, type) and issubclass(hint, _Config) else None
+
+
+def _coerce(cls: type, name: str, value: Any) -> Any:
+    """Lists from TOML/JSON become tuples for tuple-typed fields, so configs round-trip equal."""
+    import typing
+
+    hint = typing.get_type_hints(cls).get(name)
+    if isinstance(value, list) and (typing.get_origin(hint) is tuple or tuple in typing.get_args(hint) or
+                                    any(typing.get_origin(a) is tuple for a in typing.get_args(hint))):
+        return tuple(value)
+    return value
 
 
 def _plain(value: Any) -> Any:
@@ -243,3 +257,35 @@ class SearchConfig(_Config):
     exact_limit: int = 50_000  # auto: exact below this many vectors, FAISS HNSW from here on
     truncate: bool = False
     device: str | None = None
+
+
+Budget = Literal["small", "medium", "paper"]
+
+
+@dataclass
+class RunConfig(_Config):
+    """``semcse run``: corpus -> summaries -> training -> evaluation -> report, in one resumable run.
+
+    The budget knobs (``papers`` ... ``pool_size``) left at None are filled from the ``budget``
+    preset (see :data:`semcse.pipeline.BUDGETS`); the stage sections hold every other option of
+    each stage (their corpus / out / model fields are set by the pipeline).
+    """
+
+    corpus: CorpusConfig = field(default_factory=CorpusConfig)
+    out: str = ""
+    budget: Budget = "small"
+    papers: int | None = None  # training papers that get LLM summaries
+    prompts: int | None = None  # K prompts of the prompt set
+    samples: int | None = None  # C samples per prompt
+    max_tokens: int | None = None
+    steps: int | None = None  # training steps (None with budget "paper": one epoch)
+    batch_size: int | None = None
+    max_seq_length: int | None = None
+    heldout_papers: int | None = None  # papers of the user's corpus kept for evaluation
+    pool_size: int | None = None  # evaluation pools
+    benchmark_tasks: tuple[str, ...] | None = None  # default-benchmark tasks; () = skip the default benchmark
+    base_model: str | None = None  # default: the offline all-MiniLM-L6-v2 if installed, else its hub id
+    seed: int = 0
+    summarize: SummarizeConfig = field(default_factory=SummarizeConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)

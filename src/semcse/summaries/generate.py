@@ -118,6 +118,8 @@ def to_records(paper: Paper, prompts: PromptSet, gens, model: str, params: dict,
         else:
             text = clean_text(g.text, truncated=g.finish_reason == "length")
             reason = text_filter.reason(text, paper.abstract, instructions.get(g.prompt_id, ""))
+            if reason == "empty" and g.finish_reason == "length" and g.text.strip():
+                reason = "truncated"  # cut by --max-tokens before its first sentence ended
         counters.rejections.add(reason)
         counters.generated += 1
         counters.tokens += g.tokens

