@@ -10,7 +10,7 @@ import typer
 
 app = typer.Typer(
     name="semcse", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-    help="SemCSE embeddings for scientific text: summarize, train, evaluate.",
+    help="SemCSE embeddings for scientific text: summarize, train, evaluate, embed, search, or run it all.",
 )
 
 
