@@ -48,7 +48,15 @@ class Paper:
     @property
     def text(self) -> str:
         """Title and abstract as one document (the usual input of a paper encoder)."""
-        return f"{self.title}. {self.abstract}" if self.title else self.abstract
+        return join_title_abstract(self.title, self.abstract)
+
+
+def join_title_abstract(title: str | None, abstract: str, sep: str = ". ") -> str:
+    """``"Title. Abstract"``; no doubled punctuation when the title already ends a sentence."""
+    if not title:
+        return abstract
+    title = title.rstrip()
+    return f"{title} {abstract}" if sep.strip() and title[-1:] in ".?!:" else f"{title}{sep}{abstract}"
 
 
 @dataclass

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from semcse.config import EmbedConfig
-from semcse.corpus import Corpus, load_corpus
+from semcse.corpus import Corpus, join_title_abstract, load_corpus
 from semcse.encode import Encoder, load_encoder
 from semcse.progress import Progress
 
@@ -37,8 +37,8 @@ class EmbedError(ValueError):
 
 
 def paper_text(title: str | None, abstract: str, sep: str = ". ") -> str:
-    """The text a paper is embedded as: title and abstract."""
-    return f"{title}{sep}{abstract}" if title else abstract
+    """The text a paper is embedded as: title and abstract (as :attr:`semcse.corpus.Paper.text`)."""
+    return join_title_abstract(title, abstract, sep)
 
 
 def _fingerprint_texts(ids: list[str], texts: list[str]) -> str:
@@ -73,6 +73,7 @@ def embed_corpus(cfg: EmbedConfig, corpus: Corpus | None = None, encoder: Encode
     texts = [paper_text(p.title, p.abstract, cfg.separator) for p in corpus]
     encoder = encoder or load_encoder(cfg.model, pooling=cfg.pooling, similarity=cfg.similarity, max_seq_length=cfg.max_seq_length,
                                       device=cfg.device, trust_remote_code=cfg.trust_remote_code)
+    encoder.memo_limit = 0  # a corpus is encoded once: keep no per-text copies in memory
     fp16 = cfg.fp16 if cfg.fp16 is not None else str(encoder.model.device).startswith("cuda")
     if fp16:
         encoder.model.half()

@@ -107,7 +107,7 @@ class Encoder:
     pooling: str | None
     fingerprint: str
     info: dict[str, Any] = field(default_factory=dict)
-    memo_limit: int = 200_000  # texts kept in memory for reuse within one process
+    memo_limit: int = 50_000  # texts kept in memory for reuse within one process; 0 = off (e.g. one pass over a corpus)
     _memo: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     encode_seconds: float = 0.0  # time spent in the model (not cache hits)
     encoded_texts: int = 0
@@ -119,7 +119,7 @@ class Encoder:
 
     @property
     def dim(self) -> int:
-        dim = self.model.get_sentence_embedding_dimension()
+        dim = self.model.get_embedding_dimension()
         return int(dim) if dim else int(self.encode(["x"], progress=False).shape[1])
 
     @property
@@ -133,7 +133,7 @@ class Encoder:
     def describe(self) -> dict[str, Any]:
         """Plain-JSON description for reports."""
         return {"name": self.name, "source": self.source, "similarity": self.similarity_fn_name, "pooling": self.pooling,
-                "max_seq_length": self.max_seq_length, "dim": self.model.get_sentence_embedding_dimension(),
+                "max_seq_length": self.max_seq_length, "dim": self.model.get_embedding_dimension(),
                 "fingerprint": self.fingerprint, **self.info}
 
     # ---- encoding ------------------------------------------------------------------------------
@@ -152,7 +152,7 @@ class Encoder:
         """Encode in batches of texts of similar token length (longest first); rows in input order."""
         n = len(texts)
         if n == 0:
-            return np.zeros((0, self.model.get_sentence_embedding_dimension() or 0), dtype=np.float32)
+            return np.zeros((0, self.model.get_embedding_dimension() or 0), dtype=np.float32)
         start = time.perf_counter()
         model = self.model
         model.eval()
@@ -212,18 +212,23 @@ class Encoder:
             except (OSError, ValueError) as exc:
                 log.warning("%s: unreadable cache file (%s); re-encoding", path, exc)
         unique = list(dict.fromkeys(t for t in texts if t not in self._memo))
+        fresh: dict[str, np.ndarray] = {}
         if unique:
             new = self._encode_uncached(unique, batch_size, progress, description or f"encode [{self.name}]")
-            self._remember(unique, new)
+            fresh = dict(zip(unique, new))
         if not texts:
-            arr = np.zeros((0, self.model.get_sentence_embedding_dimension() or 0), dtype=np.float32)
+            arr = np.zeros((0, self.model.get_embedding_dimension() or 0), dtype=np.float32)
         else:
-            arr = np.stack([self._memo[t] for t in texts]).astype(np.float32, copy=False)
+            arr = np.stack([fresh[t] if t in fresh else self._memo[t] for t in texts]).astype(np.float32, copy=False)
+        if unique:
+            self._remember(unique, new)
         if path is not None:
             _atomic_save(path, arr)
         return arr
 
     def _remember(self, texts: Sequence[str], arr: np.ndarray) -> None:
+        if self.memo_limit <= 0:
+            return
         if len(self._memo) + len(texts) > self.memo_limit:
             self._memo.clear()
         for t, row in zip(texts, arr):
@@ -280,7 +285,7 @@ def load_encoder(name_or_path: str, pooling: str | None = None, similarity: str 
     source = resolve_model_path(str(name_or_path))
     local = Path(source).is_dir()
     is_st = local and _is_st_dir(Path(source))
-    kwargs: dict[str, Any] = {"device": device or "cpu"}
+    kwargs: dict[str, Any] = {"device": device} if device else {}  # None: sentence-transformers picks cuda/mps/cpu
     if trust_remote_code:
         kwargs["trust_remote_code"] = True
     try:
@@ -327,7 +332,7 @@ def load_encoder(name_or_path: str, pooling: str | None = None, similarity: str 
     display = name or (Path(source).name if local else source)
     if local and display in _RUN_SUBDIRS:
         display = Path(source).parent.name
-    info = {"kind": "sentence-transformers" if (is_st or (not local and pooling is None)) else "transformers+pooling",
+    info = {"kind": "sentence-transformers" if pooling is None else "transformers+pooling",
             "saved_similarity": saved_similarity}
     return Encoder(model=model, name=display, source=source, similarity_fn_name=sim, pooling=used_pooling,
                    fingerprint=fingerprint, info=info)

@@ -35,18 +35,17 @@ import torch
 from semcse.evaluation.metrics import (
     linear_probe_classification, linear_probe_regression, mean_average_precision, mean_ndcg_at_k, triplet_accuracy,
 )
-from semcse.evaluation.tasks import BenchmarkError, DataContext, Engine, Prepared, TaskSpec
+from semcse.evaluation.tasks import BenchmarkError, DataContext, Engine, Prepared, TaskSpec, join_title_abstract
 
 ID_COLUMNS = ("paper_id", "doc_id", "corpus_id", "id")
 
 
 def _doc_text(doc: dict[str, Any]) -> str:
-    title = str(doc.get("title") or "").strip()
+    """Title and abstract of a SciRepEval record (either may be missing) as one text."""
     abstract = doc.get("abstract") or ""
     if isinstance(abstract, list):
         abstract = " ".join(str(s) for s in abstract)
-    abstract = str(abstract).strip()
-    return f"{title}. {abstract}" if title and abstract else (title or abstract)
+    return join_title_abstract(str(doc.get("title") or ""), str(abstract))
 
 
 def _doc_id(doc: dict[str, Any]) -> str | None:
@@ -92,12 +91,17 @@ def _parse_label(value: Any) -> Any:
 
 
 class ClassificationEngine(Engine):
-    """Linear probe (LinearSVC, ``cv``-fold grid over C) on frozen embeddings; macro-F1 on the test split."""
+    """Linear probe (LinearSVC, ``cv``-fold grid over C) on frozen embeddings; macro-F1 on the test split.
+
+    Papers come from ``data`` (a SciRepEval meta / sample file: id, title, abstract, either may be
+    empty; inline labels in ``label_field``) or from a ``dataset`` (read with the corpus reader).
+    Labels are inline (split train/test with the task's seed) or in ``train`` / ``test`` files.
+    """
 
     type = "classification"
     group = "scirepeval"
     OPTIONS = {"text": "text", "multi_label": False, "test_size": 0.3, "cv": 3, "train": "", "test": "",
-               "id_column": "", "label_column": "label"}
+               "id_column": "", "label_column": "label", "label_field": ""}
     metric = "f1_macro"
     higher_is_better = True
     regression = False
@@ -105,10 +109,10 @@ class ClassificationEngine(Engine):
     @classmethod
     def validate(cls, spec: TaskSpec, where: str) -> None:
         o = spec.options
-        if not spec.dataset:
-            raise BenchmarkError(f"{where}: needs 'dataset' (the papers: id, title, abstract)")
         if bool(o["train"]) != bool(o["test"]):
             raise BenchmarkError(f"{where}: give both 'train' and 'test' label files, or neither (inline labels)")
+        if spec.data and not o["train"] and not o["label_field"]:
+            raise BenchmarkError(f"{where}: with 'data' and inline labels, name the label field (label_field = ...)")
         if not (0 < float(o["test_size"]) < 1):
             raise BenchmarkError(f"{where}: test_size must be between 0 and 1, got {o['test_size']!r}")
         if o["text"] not in ("text", "abstract", "title"):
@@ -129,37 +133,57 @@ class ClassificationEngine(Engine):
         return [(str(r[id_col]), _parse_label(r[lab_col])) for r in rows], path
 
     @classmethod
+    def _docs(cls, spec: TaskSpec, ctx: DataContext, where: str) -> tuple[dict[str, tuple[str, Any]], str]:
+        """``{id: (text, inline labels or None)}`` and the data file shown in messages."""
+        o = spec.options
+        docs: dict[str, tuple[str, Any]] = {}
+        if spec.data:
+            path = ctx.resolve(spec.data, where)
+            rows = read_records(path, where)
+            lf = o["label_field"]
+            if lf and rows and not any(lf in r for r in rows):
+                raise BenchmarkError(f"{where}: {path}: label field {lf!r} not found; fields are {sorted(rows[0])}")
+            for r in rows:
+                pid = _doc_id(r)
+                text = _doc_text(r) if o["text"] == "text" else str(r.get(o["text"]) or "").strip()
+                if pid is not None and text and pid not in docs:
+                    docs[pid] = (text, _parse_label(r.get(lf)) if lf else None)
+            return docs, str(path)
+        corpus = ctx.corpus(spec.dataset, where)
+        views = ctx.views(spec.dataset)
+        for p in corpus.papers:
+            t = views.texts(p, o["text"])
+            if t:
+                docs[p.id] = (t[0], list(p.labels) if p.labels else None)
+        return docs, ctx.data_files(spec)[0].path
+
+    @classmethod
     def prepare(cls, spec: TaskSpec, ctx: DataContext, pool_size: int | None) -> Prepared:
         where = f"{ctx.benchmark.source}: task {spec.name!r}"
         o = spec.options
-        corpus = ctx.corpus(spec.dataset, where)
+        docs, shown = cls._docs(spec, ctx, where)
         files = ctx.data_files(spec)
-        by_id = corpus.by_id()
-
-        def text(p) -> str:
-            return p.text if o["text"] == "text" else (p.abstract if o["text"] == "abstract" else (p.title or ""))
-
         info: dict[str, Any] = {}
         if o["train"]:
             (train_rows, tp), (test_rows, ep) = cls._label_file(spec, ctx, "train", where), cls._label_file(spec, ctx, "test", where)
             files += [ctx.file(tp), ctx.file(ep)]
-            missing = sum(1 for pid, _ in train_rows + test_rows if pid not in by_id)
-            train_rows = [(pid, y) for pid, y in train_rows if pid in by_id]
-            test_rows = [(pid, y) for pid, y in test_rows if pid in by_id]
+            missing = sum(1 for pid, _ in train_rows + test_rows if pid not in docs)
+            train_rows = [(pid, y) for pid, y in train_rows if pid in docs]
+            test_rows = [(pid, y) for pid, y in test_rows if pid in docs]
             info["ids_missing_from_meta"] = missing
             if not train_rows or not test_rows:
-                raise BenchmarkError(f"{where}: no labelled paper of train/test is in the dataset {files[0].path} "
-                                     f"({missing} ids not found)")
+                raise BenchmarkError(f"{where}: no labelled paper of train/test is in {shown} ({missing} ids not found)")
             ids = [pid for pid, _ in train_rows + test_rows]
             ys = [y for _, y in train_rows + test_rows]
             n_train = len(train_rows)
         else:
-            papers = [p for p in corpus.papers if p.labels]
-            if not papers:
-                raise BenchmarkError(f"{where}: dataset {spec.dataset!r} ({files[0].path}) has no labels "
-                                     f"(label_field = {ctx.dataset_spec(spec.dataset).label_field!r})")
-            ids = [p.id for p in papers]
-            ys = [list(p.labels) if o["multi_label"] else p.labels[0] for p in papers]
+            labelled = [(pid, y) for pid, (_, y) in docs.items() if y not in (None, "", [])]
+            if not labelled:
+                raise BenchmarkError(f"{where}: {shown} has no labels (label field "
+                                     f"{o['label_field'] or (ctx.dataset_spec(spec.dataset).label_field if spec.dataset else None)!r})")
+            ids = [pid for pid, _ in labelled]
+            ys = [y if o["multi_label"] else (y[0] if isinstance(y, list) else y) for _, y in labelled]
+            ys = [([y] if o["multi_label"] and not isinstance(y, list) else y) for y in ys]
             n_train = None
         if cls.regression:
             try:
@@ -167,10 +191,12 @@ class ClassificationEngine(Engine):
             except (TypeError, ValueError) as exc:
                 raise BenchmarkError(f"{where}: regression labels must be numbers: {exc}") from exc
         else:
-            flat = {lab for y in ys for lab in (y if isinstance(y, list) else [y])}
+            flat = {str(lab) for y in ys for lab in (y if isinstance(y, list) else [y])}
             if len(flat) < 2:
-                raise BenchmarkError(f"{where}: needs at least 2 distinct labels; {files[0].path} has {len(flat)} ({sorted(flat)})")
-            if not o["multi_label"]:
+                raise BenchmarkError(f"{where}: needs at least 2 distinct labels; {shown} has {len(flat)} ({sorted(flat)})")
+            if o["multi_label"]:
+                ys = [[str(v) for v in (y if isinstance(y, list) else [y])] for y in ys]
+            else:
                 ys = [str(y[0]) if isinstance(y, list) else str(y) for y in ys]
         if n_train is None:
             from sklearn.model_selection import train_test_split
@@ -180,13 +206,13 @@ class ClassificationEngine(Engine):
             if not cls.regression and not o["multi_label"]:
                 _, counts = np.unique(ys, return_counts=True)
                 n_test = int(np.ceil(len(ys) * float(o["test_size"])))
-                if counts.min() >= 2 and n_test >= len(counts):
+                if counts.min() >= 2 and n_test >= len(counts) and len(ys) - n_test >= len(counts):
                     stratify = ys
             tr, te = train_test_split(idx, test_size=float(o["test_size"]), random_state=spec.seed, stratify=stratify)
             order = list(tr) + list(te)
             ids, ys, n_train = [ids[i] for i in order], [ys[i] for i in order], len(tr)
             info["split"] = f"seeded {'stratified ' if stratify is not None else ''}split, test_size={o['test_size']}"
-        texts = [text(by_id[pid]) for pid in ids]
+        texts = [docs[pid][0] for pid in ids]
         info.update({"train": n_train, "test": len(ids) - n_train})
         if not cls.regression:
             info["labels"] = len({lab for y in ys for lab in (y if isinstance(y, list) else [y])})

@@ -23,52 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from semcse.corpus import Paper
 from semcse.evaluation.metrics import kmeans_v_measure, knn_label_agreement, partner_ranks, rank_metrics
-from semcse.evaluation.tasks import BenchmarkError, DataContext, Engine, Prepared, TaskSkipped, TaskSpec, sample_pool
+from semcse.evaluation.tasks import (
+    BenchmarkError, DataContext, Engine, Prepared, TaskSkipped, TaskSpec, check_view, sample_pool,
+)
 
 log = logging.getLogger(__name__)
-
-BASE_VIEWS = ("title", "abstract", "text", "first_half", "second_half", "generated")
-
-
-def _check_view(view: Any, where: str, what: str) -> None:
-    if not isinstance(view, str) or not (view in BASE_VIEWS or (view.startswith("field:") and len(view) > 6)):
-        raise BenchmarkError(f"{where}: {what} = {view!r} is not a view; use one of {list(BASE_VIEWS)} or field:NAME")
-
-
-def _halves(paper: Paper, min_sentences: int) -> tuple[str, str] | None:
-    from semcse.sentences import split_sentences
-
-    sents = paper.sentences or split_sentences(paper.abstract)
-    if len(sents) < max(2, min_sentences):
-        return None
-    cut = (len(sents) + 1) // 2
-    return " ".join(sents[:cut]), " ".join(sents[cut:])
-
-
-def view_texts(paper: Paper, view: str, generated: dict[str, list[str]] | None = None, min_sentences: int = 2) -> list[str]:
-    """The texts of one view of a paper (empty list when the paper does not have it)."""
-    if view == "title":
-        out = [paper.title] if paper.title else []
-    elif view == "abstract":
-        out = [paper.abstract]
-    elif view == "text":
-        out = [paper.text]
-    elif view in ("first_half", "second_half"):
-        h = _halves(paper, min_sentences)
-        out = [] if h is None else [h[0] if view == "first_half" else h[1]]
-    elif view == "generated":
-        out = list((generated or {}).get(paper.id, []))
-    elif view.startswith("field:"):
-        value = paper.extra.get(view[6:])
-        if isinstance(value, (list, tuple)):
-            out = [str(v) for v in value if v is not None]
-        else:
-            out = [] if value is None else [str(value)]
-    else:  # pragma: no cover - validated at load time
-        raise ValueError(view)
-    return [t.strip() for t in out if t and t.strip()]
 
 
 def _field_views(*views: str) -> tuple[str, ...]:
@@ -89,8 +49,8 @@ class MatchingEngine(Engine):
     @classmethod
     def validate(cls, spec: TaskSpec, where: str) -> None:
         o = spec.options
-        _check_view(o["query"], where, "query")
-        _check_view(o["candidate"], where, "candidate")
+        check_view(o["query"], where, "query")
+        check_view(o["candidate"], where, "candidate")
         if o["candidate"] == "generated":
             raise BenchmarkError(f"{where}: candidate cannot be 'generated' (generated texts are queries)")
         if o["per_paper"] not in ("all", "first"):
@@ -127,29 +87,35 @@ class MatchingEngine(Engine):
         if run is not None:
             for seg in _store_segments(run):
                 files.append(ctx.file(seg))
-        eligible: list[tuple[list[str], str]] = []
-        for p in corpus.papers:
-            q = view_texts(p, o["query"], generated, o["min_sentences"])
-            c = view_texts(p, o["candidate"], generated, o["min_sentences"])
-            if q and c:
-                eligible.append((q[:1] if o["per_paper"] == "first" else q, c[0]))
+        views = ctx.views(spec.dataset)
+        views.min_sentences = int(o["min_sentences"])
+
+        seen: set[str] = set()
+
+        def item(p):
+            q = views.texts(p, o["query"], generated)
+            c = views.texts(p, o["candidate"], generated)
+            if not q or not c or c[0] in seen:  # a duplicate candidate would make its partner ambiguous
+                return None
+            seen.add(c[0])
+            return (q[:1] if o["per_paper"] == "first" else q, c[0])
+
         src = files[0].path if files else spec.dataset
-        if not eligible:
+        if pool_size is not None and pool_size < 2:
+            raise BenchmarkError(f"{where}: pool_size must be at least 2, got {pool_size}")
+        pool = sample_pool(corpus.papers, pool_size, spec.seed, item)
+        if not pool:
             extra = " (do the generated queries' paper ids match the dataset's ids?)" if generated is not None else ""
             raise BenchmarkError(f"{where}: empty pool: no paper in {src} has both a {o['query']!r} and a "
                                  f"{o['candidate']!r} text{extra}")
-        if pool_size is not None and pool_size < 2:
-            raise BenchmarkError(f"{where}: pool_size must be at least 2, got {pool_size}")
-        idx = sample_pool(len(eligible), pool_size, spec.seed)
-        if len(idx) < 2:
-            raise BenchmarkError(f"{where}: pool of {len(idx)}: {src} has only {len(eligible)} usable paper(s); need at least 2")
+        if len(pool) < 2:
+            raise BenchmarkError(f"{where}: pool of 1: {src} has only 1 usable paper; need at least 2")
         queries, targets, candidates = [], [], []
-        for j, i in enumerate(idx):
-            qs, c = eligible[i]
+        for j, (qs, c) in enumerate(pool):
             candidates.append(c)
             queries += qs
             targets += [j] * len(qs)
-        info = {"queries": len(queries), "eligible_papers": len(eligible), "query": o["query"], "candidate": o["candidate"]}
+        info = {"queries": len(queries), "papers_in_data": len(corpus.papers), "query": o["query"], "candidate": o["candidate"]}
         if run is not None:
             info["queries_from"] = str(run)
         return Prepared(spec, {"queries": queries, "candidates": candidates}, {"targets": np.asarray(targets)},
@@ -180,7 +146,7 @@ class ClusteringEngine(Engine):
     @classmethod
     def validate(cls, spec: TaskSpec, where: str) -> None:
         o = spec.options
-        _check_view(o["text"], where, "text")
+        check_view(o["text"], where, "text")
         if o["text"] == "generated":
             raise BenchmarkError(f"{where}: text cannot be 'generated'")
         if o["multi_label"] not in ("single", "first"):
@@ -201,25 +167,28 @@ class ClusteringEngine(Engine):
         if not labelled:
             raise BenchmarkError(f"{where}: dataset {spec.dataset!r} ({files[0].path}) has no labels "
                                  f"(label_field = {dspec.label_field!r}); clustering needs a label per paper")
-        items = []
-        for p in labelled:
-            if o["multi_label"] == "single" and len(set(p.labels)) != 1:
-                continue
-            t = view_texts(p, o["text"])
-            if t:
-                items.append((t[0], str(p.labels[0])))
-        distinct = sorted({lab for _, lab in items})
+        if o["multi_label"] == "single":
+            labelled = [p for p in labelled if len(set(p.labels)) == 1]
+        distinct = sorted({str(p.labels[0]) for p in labelled})
         if len(distinct) < 2:
             raise BenchmarkError(f"{where}: needs at least 2 distinct labels; {files[0].path} has {len(distinct)} "
-                                 f"({distinct}) among {len(items)} usable paper(s)")
+                                 f"({distinct}) among {len(labelled)} usable paper(s)")
         if pool_size is not None and pool_size < 2:
             raise BenchmarkError(f"{where}: pool_size must be at least 2, got {pool_size}")
-        idx = sample_pool(len(items), pool_size, spec.seed)
-        texts = [items[i][0] for i in idx]
-        labels = [items[i][1] for i in idx]
+        views = ctx.views(spec.dataset)
+
+        def item(p):
+            t = views.texts(p, o["text"])
+            return (t[0], str(p.labels[0])) if t else None
+
+        pool = sample_pool(labelled, pool_size, spec.seed, item)
+        if not pool:
+            raise BenchmarkError(f"{where}: empty pool: no labelled paper in {files[0].path} has a {o['text']!r} text")
+        texts = [t for t, _ in pool]
+        labels = [lab for _, lab in pool]
         in_pool = sorted(set(labels))
         if len(in_pool) < 2:
-            raise BenchmarkError(f"{where}: the pool of {len(idx)} has only {len(in_pool)} label ({in_pool}); raise pool_size")
+            raise BenchmarkError(f"{where}: the pool of {len(pool)} has only {len(in_pool)} label ({in_pool}); raise pool_size")
         if len(texts) <= o["k"]:
             raise BenchmarkError(f"{where}: pool of {len(texts)} papers is too small for k = {o['k']}")
         names = ctx.label_names(spec.dataset, where)

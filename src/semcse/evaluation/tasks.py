@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Sequence
 
-from semcse.corpus import Corpus, CorpusError, load_corpus
+from semcse.corpus import Corpus, CorpusError, Paper, load_corpus
 from semcse.config import CorpusConfig
+
+log = logging.getLogger(__name__)
 
 DEFAULT_BENCHMARK = "default"
 DATA_ENV = "SEMCSE_DATA"
@@ -294,16 +297,26 @@ class DataContext:
             if spec.format == "scirepeval_search":
                 corpus = search_queries_corpus(path)
             else:
+                # title_from_first_sentence is applied lazily per pooled paper (see PaperViews): splitting
+                # every abstract of a large corpus up front costs more than encoding a pool of it
                 cfg = CorpusConfig(
                     source=str(path), format=spec.format, split=spec.split, id_field=spec.id_field,
                     title_field=spec.title_field, abstract_field=spec.abstract_field, label_field=spec.label_field,
-                    title_from_first_sentence=spec.title_from_first_sentence, limit=spec.limit,
+                    title_from_first_sentence=False, limit=spec.limit,
                     keep_fields=tuple(dict.fromkeys(spec.keep_fields + tuple(extra_fields))),
                     max_abstract_chars=spec.max_abstract_chars, allow_hub=False,
                 )
-                corpus = load_corpus(cfg)
+                corpus_log = logging.getLogger("semcse.corpus")
+                level = corpus_log.level
+                corpus_log.setLevel(logging.ERROR)  # one summary line below instead of a warning per row
+                try:
+                    corpus = load_corpus(cfg)
+                finally:
+                    corpus_log.setLevel(level)
         except CorpusError as exc:
             raise BenchmarkError(f"{where}: dataset {name!r}: {exc}") from exc
+        if corpus.report.issues:
+            log.info("dataset %s: %s", name, "; ".join(corpus.report.summary_lines(max_examples=2)))
         missing = [f for f in extra_fields if not any(f in p.extra for p in corpus.papers)]
         if missing:
             raise BenchmarkError(f"{where}: dataset {name!r} ({path}): field(s) {missing} not found in any row")
@@ -325,6 +338,10 @@ class DataContext:
                 rows = rows[1:]  # header
             return {r[0].strip(): r[1].strip() for r in rows if len(r) >= 2}
         return {str(i): l.strip() for i, l in enumerate(lines)}
+
+    def views(self, name: str) -> "PaperViews":
+        """The view accessor for papers of ``[datasets.NAME]``."""
+        return PaperViews(self.benchmark.datasets[name].title_from_first_sentence)
 
     def data_files(self, spec: TaskSpec) -> list[DataFile]:
         out = []
@@ -357,14 +374,14 @@ def search_queries_corpus(path: Path) -> Corpus:
         best = max(cands, key=lambda c: float(c.get("score", 0)))  # max() keeps the first of equals
         pid = str(best.get("corpus_id", best.get("doc_id", "")))
         abstract, sents = _as_text(best.get("abstract"))
-        if not pid or not abstract:
-            report.add(RowIssue(str(path), i, "relevant_candidate_without_id_or_abstract", "skipped"))
+        title, _ = _as_text(best.get("title"))
+        if not pid or not (abstract or title):
+            report.add(RowIssue(str(path), i, "relevant_candidate_without_id_or_text", "skipped"))
             continue
         if pid in papers:
             papers[pid].extra["query"].append(q)
             continue
-        title, _ = _as_text(best.get("title"))
-        papers[pid] = Paper(id=pid, title=title, abstract=abstract, sentences=sents, extra={"query": [q]})
+        papers[pid] = Paper(id=pid, title=title, abstract=abstract or "", sentences=sents, extra={"query": [q]})
     if not papers:
         raise CorpusError(f"{path}: no query with a relevant candidate")
     report.papers = len(papers)
@@ -417,15 +434,118 @@ class Engine:
         raise NotImplementedError
 
 
-def sample_pool(n: int, size: int | None, seed: int) -> list[int]:
-    """Indices of a pool of ``min(size, n)`` items out of ``n``, reproducible by ``seed``, in input order.
+def sample_pool(items: Sequence[Any], size: int | None, seed: int, make: Callable[[Any], Any]) -> list[Any]:
+    """A seeded pool of up to ``size`` usable items, in input order, computing ``make(item)`` only as needed.
 
-    The pool is a prefix of one seeded permutation, so with the same seed a smaller pool is a
-    subset of a larger one.
+    Items are visited in the order of one seeded permutation; ``make`` returns the pooled value or
+    ``None`` for an unusable item; the first ``size`` usable ones form the pool. So the pool depends
+    only on the data and the seed (never on a model), and with the same seed a smaller pool is a
+    subset of a larger one. ``size=None`` pools every usable item.
     """
     import numpy as np
 
-    if size is None or size >= n:
-        return list(range(n))
-    perm = np.random.default_rng(seed).permutation(n)
-    return sorted(int(i) for i in perm[:size])
+    order = range(len(items)) if size is None else np.random.default_rng(seed).permutation(len(items))
+    chosen: list[tuple[int, Any]] = []
+    for i in order:
+        value = make(items[int(i)])
+        if value is not None:
+            chosen.append((int(i), value))
+            if size is not None and len(chosen) >= size:
+                break
+    return [v for _, v in sorted(chosen, key=lambda x: x[0])]
+
+
+BASE_VIEWS = ("title", "abstract", "text", "first_half", "second_half", "generated")
+
+
+def check_view(view: Any, where: str, what: str) -> None:
+    """Raise :class:`BenchmarkError` unless ``view`` names a view."""
+    if not isinstance(view, str) or not (view in BASE_VIEWS or (view.startswith("field:") and len(view) > 6)):
+        raise BenchmarkError(f"{where}: {what} = {view!r} is not a view; use one of {list(BASE_VIEWS)} or field:NAME")
+
+
+class PaperViews:
+    """Texts of a paper by view name.
+
+    Views: ``title``, ``abstract``, ``text`` (title + abstract), ``first_half`` / ``second_half``
+    (the abstract split by sentences: the first ceil(n/2) sentences and the rest), ``field:NAME``
+    (a string or list of strings kept from the data), ``generated`` (texts of a summaries run, by
+    paper id). With ``first_sentence_title`` (e.g. PubMed dumps) the first sentence of the abstract
+    is the title and the rest the abstract, split per paper on first use; ``text`` is then the
+    record as written.
+    """
+
+    def __init__(self, first_sentence_title: bool = False, min_sentences: int = 2):
+        self.first_sentence_title = first_sentence_title
+        self.min_sentences = min_sentences
+        self._parts: dict[int, tuple[str | None, str, list[str] | None]] = {}
+
+    def parts(self, paper: Paper) -> tuple[str | None, str, list[str] | None]:
+        """(title, abstract, sentences or None) after the first-sentence rule."""
+        if not self.first_sentence_title or paper.title:
+            return paper.title, paper.abstract, paper.sentences
+        key = id(paper)
+        if key not in self._parts:
+            self._parts[key] = _first_sentence_split(paper)
+        return self._parts[key]
+
+    def texts(self, paper: Paper, view: str, generated: dict[str, list[str]] | None = None) -> list[str]:
+        """The texts of one view of a paper (empty when the paper does not have it)."""
+        if view == "text":
+            out = [paper.abstract if self.first_sentence_title and not paper.title else join_title_abstract(paper.title, paper.abstract)]
+        elif view == "generated":
+            out = list((generated or {}).get(paper.id, []))
+        elif view.startswith("field:"):
+            value = paper.extra.get(view[6:])
+            if isinstance(value, (list, tuple)):
+                out = [str(v) for v in value if v is not None]
+            else:
+                out = [] if value is None else [str(value)]
+        else:
+            title, abstract, sentences = self.parts(paper)
+            if view == "title":
+                out = [title] if title else []
+            elif view == "abstract":
+                out = [abstract]
+            elif view in ("first_half", "second_half"):
+                from semcse.sentences import split_sentences
+
+                sents = sentences or split_sentences(abstract)
+                if len(sents) < max(2, self.min_sentences):
+                    out = []
+                else:
+                    cut = (len(sents) + 1) // 2
+                    out = [" ".join(sents[:cut]) if view == "first_half" else " ".join(sents[cut:])]
+            else:
+                raise ValueError(f"unknown view {view!r}")
+        return [t.strip() for t in out if t and t.strip()]
+
+
+def join_title_abstract(title: str | None, abstract: str | None) -> str:
+    """``title. abstract`` (no second period when the title already ends with punctuation)."""
+    title, abstract = (title or "").strip(), (abstract or "").strip()
+    if title and abstract:
+        return f"{title} {abstract}" if title[-1] in ".?!:;" else f"{title}. {abstract}"
+    return title or abstract
+
+
+def _first_sentence_split(paper: Paper) -> tuple[str | None, str, list[str] | None]:
+    """Title = first sentence (pysbd), abstract = the rest; like ``title_from_first_sentence`` in load_corpus.
+
+    Only a prefix of the text is segmented when the first sentence ends inside it (same result,
+    a fraction of the cost); otherwise the whole abstract is.
+    """
+    from semcse.sentences import split_sentences
+
+    if paper.sentences:
+        sents = paper.sentences
+    else:
+        norm = " ".join(paper.abstract.split())
+        head = split_sentences(norm[:1500])
+        if len(head) > 1 and norm.startswith(head[0]):
+            rest = norm[len(head[0]):].strip()
+            return head[0], rest, None
+        sents = split_sentences(norm)
+    if len(sents) < 2:
+        return None, " ".join(sents), list(sents)
+    return sents[0], " ".join(sents[1:]), list(sents[1:])

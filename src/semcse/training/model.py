@@ -11,6 +11,8 @@ import logging
 import os
 from pathlib import Path
 
+import torch
+
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
 
@@ -72,8 +74,35 @@ def load_base_model(name: str, pooling: str = "auto", max_seq_length: int | None
     except (OSError, ValueError) as exc:
         hint = " (this model needs --trust-remote-code)" if "trust_remote_code" in str(exc) else ""
         raise ModelLoadError(f"could not load base model {name!r}{hint}: {exc}") from exc
+    if any(p.dtype in (torch.float16, torch.bfloat16) for p in model.parameters()):
+        log.info("base model weights are half precision: training keeps float32 master weights (bf16/fp16 via --precision)")
+        model.float()
     if max_seq_length:
         model.max_seq_length = max_seq_length
     if local.exists():
         model.model_card_data.local_files_only = True
     return model
+
+
+def set_pad_to_multiple_of(model: SentenceTransformer, multiple: int | None) -> dict:
+    """Pad token batches to a multiple of ``multiple`` (None: as long as the longest text).
+
+    Length-grouped batches have many different widths; on a GPU every new width costs allocator
+    and kernel-selection work, so rounding widths keeps the padding saving without that cost.
+    Returns the previous processing options, to restore before saving.
+    """
+    previous: dict = {}
+    for idx, module in enumerate(model):
+        if isinstance(module, Transformer):
+            previous[idx] = dict(module.processing_kwargs)
+            text = {k: v for k, v in module.processing_kwargs.get("text", {}).items() if k != "pad_to_multiple_of"}
+            if multiple:
+                text["pad_to_multiple_of"] = multiple
+            module.processing_kwargs = {**module.processing_kwargs, "text": text} if text else {
+                k: v for k, v in module.processing_kwargs.items() if k != "text"}
+    return previous
+
+
+def restore_processing(model: SentenceTransformer, previous: dict) -> None:
+    for idx, kwargs in previous.items():
+        model[idx].processing_kwargs = kwargs

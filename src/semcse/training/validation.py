@@ -67,6 +67,8 @@ class PartnerRankEvaluator(SentenceEvaluator):
             q = vectors[[index[t] for t in queries]]
             c = vectors[[index[t] for t in partners]]
             ranks = partner_ranks(q, c, self.distance).astype(np.float64)
+            broken = ~np.isfinite(q).all(axis=1) | ~np.isfinite(c).all(axis=1)
+            ranks[broken] = len(partners)  # NaN/inf embeddings rank last, never first
             metrics[f"{task}_mean_rank"] = float(ranks.mean())
             metrics[f"{task}_mrr"] = float((1.0 / ranks).mean())
             metrics[f"{task}_recall@1"] = float((ranks == 1).mean())

@@ -1,0 +1,112 @@
+"""``semcse train``: SemCSE contrastive training (a thin layer over :func:`semcse.training.train`)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from semcse.cli import app
+from semcse.config import ConfigError, CorpusConfig, TrainConfig
+
+_D = TrainConfig()
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+@app.command("train")
+def train_cmd(
+    corpus: Optional[str] = typer.Option(None, help="Corpus: JSONL/CSV/TSV/Parquet file, datasets directory or hub dataset id."),
+    summaries: list[str] = typer.Option([], help="Summary store run directory or {id, summaries} JSONL file (repeatable)."),
+    base_model: Optional[str] = typer.Option(None, help="Encoder to train: hub id or local path (any Hugging Face encoder)."),
+    out: Optional[Path] = typer.Option(None, help="Output directory: the trained model, checkpoints, metrics."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="Corpus format if the suffix does not tell."),
+    split: Optional[str] = typer.Option(None, help="Split of a datasets directory / hub dataset."),
+    id_field: Optional[str] = typer.Option(None, help="Corpus paper id field (default: auto)."),
+    title_field: Optional[str] = typer.Option(None, help="Corpus title field (default: auto)."),
+    abstract_field: Optional[str] = typer.Option(None, help="Corpus abstract field: a string or a list of sentences."),
+    title_from_first_sentence: bool = typer.Option(False, help="Use the abstract's first sentence as the title."),
+    max_abstract_chars: int = typer.Option(CorpusConfig.max_abstract_chars, help="Longer abstracts are truncated."),
+    limit: Optional[int] = typer.Option(None, help="Only the first N papers of the corpus."),
+    summaries_id_field: Optional[str] = typer.Option(None, help="Id field of summary JSONL files (default: id, paper_id, ...)."),
+    summaries_field: Optional[str] = typer.Option(None, help="Summaries field of JSONL files (default: summaries, target, ...)."),
+    pooling: str = typer.Option(_D.pooling, help="auto (the base model's own, else CLS) | cls | mean."),
+    max_seq_length: int = typer.Option(_D.max_seq_length, help="Maximum tokens per text."),
+    trust_remote_code: bool = typer.Option(False, help="Allow the base model's own code from the hub."),
+    p_summary: float = typer.Option(_D.p_summary, help="Share of positives that are another summary of the paper."),
+    p_title: float = typer.Option(_D.p_title, help="Share of positives that are the paper's title."),
+    p_sentence: float = typer.Option(_D.p_sentence, help="Share of positives that are a sentence/span of the abstract."),
+    max_span_sentences: int = typer.Option(_D.max_span_sentences, help="Longest abstract span used as a positive."),
+    negatives: str = typer.Option(_D.negatives, help="same-kind (one negative of the positive's kind) | batch-all (also all in-batch texts)."),
+    anchors_per_paper: Optional[int] = typer.Option(None, help="Summaries used as anchors per paper and epoch (default: all)."),
+    validation_papers: float = typer.Option(_D.validation_papers, help="Held-out papers: a fraction (<1) or a count."),
+    max_validation_papers: int = typer.Option(_D.max_validation_papers, help="Cap on validation papers."),
+    seed: int = typer.Option(_D.seed, help="Seed of the split, the examples and the trainer."),
+    loss: str = typer.Option(_D.loss, help="triplet (Euclidean margin + L2) | infonce (cosine multiple negatives)."),
+    similarity: Optional[str] = typer.Option(None, help="euclidean | cosine (default: euclidean for triplet, cosine for infonce)."),
+    margin: float = typer.Option(_D.margin, help="Triplet margin."),
+    l2_weight: float = typer.Option(_D.l2_weight, help="Lambda of the L2 regularisation of the embeddings."),
+    scale: float = typer.Option(_D.scale, help="InfoNCE scale (1 / temperature)."),
+    epochs: float = typer.Option(_D.epochs), max_steps: Optional[int] = typer.Option(None, help="Overrides --epochs."),
+    batch_size: int = typer.Option(_D.batch_size, help="Triplets per device and step."),
+    gradient_accumulation_steps: int = typer.Option(_D.gradient_accumulation_steps),
+    learning_rate: float = typer.Option(_D.learning_rate), warmup_ratio: float = typer.Option(_D.warmup_ratio),
+    weight_decay: float = typer.Option(_D.weight_decay),
+    precision: str = typer.Option(_D.precision, help="auto (bf16/fp16 on GPU, fp32 on CPU) | fp32 | bf16 | fp16."),
+    group_by_kind: bool = typer.Option(_D.group_by_kind, help="Batches of one positive kind and similar length (faster)."),
+    eval_steps: Optional[int] = typer.Option(None, help="Validate (and checkpoint) every N steps (default: 10 times per run)."),
+    logging_steps: int = typer.Option(_D.logging_steps), save_total_limit: int = typer.Option(_D.save_total_limit),
+    resume: bool = typer.Option(False, help="Continue the run in --out from its last checkpoint."),
+    overwrite: bool = typer.Option(False, help="Discard an earlier run's checkpoints in --out."),
+    dataloader_workers: int = typer.Option(_D.dataloader_workers),
+    progress: bool = typer.Option(True, help="Show progress."),
+) -> None:
+    """Train an encoder with SemCSE on a corpus and its summaries; keeps the best checkpoint (or the base model)."""
+    if not corpus:
+        _fail("--corpus is required")
+    if not summaries:
+        _fail("--summaries is required (a summary store run directory or a JSONL file)")
+    if not base_model:
+        _fail("--base-model is required (a hub id or a local path)")
+    if out is None:
+        _fail("--out is required")
+    from semcse.corpus import CorpusError
+    from semcse.training import TrainingDataError, train
+    from semcse.training.model import ModelLoadError
+
+    try:
+        cfg = TrainConfig(
+            corpus=CorpusConfig(source=corpus, format=fmt, split=split, id_field=id_field, title_field=title_field,
+                                abstract_field=abstract_field, title_from_first_sentence=title_from_first_sentence,
+                                max_abstract_chars=max_abstract_chars, limit=limit),
+            summaries=tuple(summaries), summaries_id_field=summaries_id_field, summaries_field=summaries_field,
+            out=str(out), base_model=base_model, pooling=pooling, max_seq_length=max_seq_length, trust_remote_code=trust_remote_code,
+            p_summary=p_summary, p_title=p_title, p_sentence=p_sentence, max_span_sentences=max_span_sentences,
+            negatives=negatives, anchors_per_paper=anchors_per_paper, validation_papers=validation_papers,
+            max_validation_papers=max_validation_papers, seed=seed, loss=loss, similarity=similarity, margin=margin,
+            l2_weight=l2_weight, scale=scale, epochs=epochs, max_steps=max_steps, batch_size=batch_size,
+            gradient_accumulation_steps=gradient_accumulation_steps, learning_rate=learning_rate, warmup_ratio=warmup_ratio,
+            weight_decay=weight_decay, precision=precision, group_by_kind=group_by_kind, eval_steps=eval_steps,
+            logging_steps=logging_steps, save_total_limit=save_total_limit, resume=resume, overwrite=overwrite,
+            dataloader_workers=dataloader_workers, progress=progress,
+        )
+        result = train(cfg)
+    except (ConfigError, CorpusError, TrainingDataError, ModelLoadError) as exc:
+        _fail(str(exc))
+    if os.environ.get("RANK", "0") != "0":  # under torchrun / accelerate launch, the main process reports
+        return
+    base, final = result.base_validation["mean_rank"], result.final_validation["mean_rank"]
+    verdict = (f"selected {result.selected}" if result.improved
+               else "no checkpoint beat the base model: saved the base model unchanged")
+    typer.echo(f"validation mean rank: base {base:.3f} -> final {final:.3f} ({verdict})", err=True)
+    for warning in result.warnings:
+        typer.secho(f"health warning: {warning}", fg=typer.colors.YELLOW, err=True)
+    typer.echo(json.dumps({"out": str(result.out), "selected": result.selected, "steps": result.steps,
+                           "base_mean_rank": base, "final_mean_rank": final,
+                           "examples_per_second": result.examples_per_second}))

@@ -1,0 +1,325 @@
+"""The evaluation stage: :func:`evaluate` scores models on a benchmark and writes the report.
+
+Flow: parse the benchmark file and apply the config's overrides; prepare every task once (read
+data, sample pools by seed: identical for all models); then per model: load it, encode each
+task's text lists (cached on disk per (model, text list)), score, compute diagnostics; finally
+write ``results.json``, ``results.md`` and the 2-D maps (``map_<task>.png``, one panel per model).
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from semcse.config import ConfigError, EvaluateConfig
+from semcse.evaluation.tasks import (
+    Benchmark, BenchmarkError, DataContext, Prepared, TaskSkipped, engine_for, load_benchmark,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TaskResult:
+    """One model's result on one task (``score`` is ``metrics[metric]``)."""
+
+    task: str
+    type: str
+    group: str
+    model: str
+    similarity: str
+    metric: str
+    score: float
+    higher_is_better: bool
+    metrics: dict[str, Any]
+    pool_size: int
+    seed: int
+    data: list[dict[str, str]]
+    info: dict[str, Any] = field(default_factory=dict)
+    encode_seconds: float = 0.0
+    score_seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class EvaluationReport:
+    """Everything one ``evaluate`` call measured; :mod:`semcse.evaluation.report` renders it."""
+
+    benchmark: dict[str, Any]
+    data_root: str
+    models: list[dict[str, Any]] = field(default_factory=list)
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+    results: list[TaskResult] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    diagnostics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    mteb: list[dict[str, Any]] = field(default_factory=list)
+    plots: list[str] = field(default_factory=list)
+    timing: dict[str, float] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    environment: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+
+    def result(self, model: str, task: str) -> TaskResult:
+        for r in self.results:
+            if r.model == model and r.task == task:
+                return r
+        raise KeyError(f"no result for model {model!r} on task {task!r}")
+
+    def scores(self) -> dict[str, dict[str, float]]:
+        """``{model: {task: score}}``."""
+        out: dict[str, dict[str, float]] = {}
+        for r in self.results:
+            out.setdefault(r.model, {})[r.task] = r.score
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d["results"] = [r.to_dict() for r in self.results]
+        return d
+
+
+def configure_benchmark(benchmark: Benchmark, config: EvaluateConfig) -> Benchmark:
+    """Apply the config's task selection and overrides (pool size, full pools, seed, generated queries)."""
+    bench = benchmark.select(config.tasks)
+    chosen = set(config.tasks)
+    tasks = []
+    for t in bench.tasks:
+        if not t.enabled and not ({t.name, t.type, t.group} & chosen):
+            continue
+        if config.seed is not None:
+            t.seed = config.seed
+        if config.queries and t.options.get("query") == "generated":
+            t.options["queries_from"] = str(config.queries)
+        tasks.append(t)
+    bench.tasks = tasks
+    return bench
+
+
+def pool_size_for(spec, config: EvaluateConfig) -> int | None:
+    """The pool size a task runs with: ``--pool-size``, else the full size with ``--full``, else its own."""
+    if not engine_for(spec.type).POOLED:
+        return None
+    if config.pool_size is not None:
+        return config.pool_size
+    if config.full:
+        return spec.full_pool_size or spec.pool_size
+    return spec.pool_size
+
+
+def prepare_tasks(bench: Benchmark, ctx: DataContext, config: EvaluateConfig,
+                  report: EvaluationReport) -> list[Prepared]:
+    """Prepare every task (data + pools, no model); skipped tasks are recorded with their reason."""
+    prepared = []
+    for spec in bench.tasks:
+        engine = engine_for(spec.type)
+        try:
+            p = engine.prepare(spec, ctx, pool_size_for(spec, config))
+        except TaskSkipped as exc:
+            log.info("task %s skipped: %s", spec.name, exc)
+            report.skipped.append({"task": spec.name, "reason": str(exc)})
+            continue
+        prepared.append(p)
+        report.tasks.append({"task": spec.name, "type": spec.type, "group": engine.group,
+                             "description": spec.description, "pool_size": p.pool_size, "seed": spec.seed,
+                             "data": [f.to_dict() for f in p.files], "texts": {k: len(v) for k, v in p.texts.items()},
+                             "info": p.info, "options": {k: v for k, v in spec.options.items() if v not in ("", None)}})
+    return prepared
+
+
+def _pairs_of(p: Prepared, emb: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
+    if "queries" in emb and "candidates" in emb and "targets" in p.data:
+        return emb["queries"], emb["candidates"][p.data["targets"]]
+    if "positives" in emb:
+        return emb["queries"], emb["positives"]
+    return None
+
+
+def _texts_of(emb: dict[str, np.ndarray]) -> np.ndarray:
+    for key in ("texts", "candidates", "queries"):
+        if key in emb:
+            return emb[key]
+    return next(iter(emb.values()))
+
+
+def evaluate(config: EvaluateConfig) -> EvaluationReport:
+    """Score every model of ``config`` on the configured benchmark and write the report to ``config.out``.
+
+    Returns the :class:`EvaluationReport`. Raises :class:`BenchmarkError` for bad benchmark files
+    or data, :class:`semcse.encode.EncoderError` for models that cannot be loaded and
+    :class:`ConfigError` for bad options.
+    """
+    from semcse.encode import load_encoder_spec
+    from semcse.evaluation import report as render
+
+    t_start = time.perf_counter()
+    if not config.models:
+        raise ConfigError("evaluate: give at least one model (--model PATH_OR_ID)")
+    if not config.out:
+        raise ConfigError("evaluate: give an output directory (--out DIR)")
+    if config.batch_size < 1:
+        raise ConfigError(f"evaluate: batch_size must be positive, got {config.batch_size}")
+    if config.pool_size is not None and config.pool_size < 2:
+        raise ConfigError(f"evaluate: pool_size must be at least 2, got {config.pool_size}")
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cache_dir = None if not config.cache else Path(config.cache_dir) if config.cache_dir else out / "cache"
+
+    bench = configure_benchmark(load_benchmark(config.benchmark), config)
+    ctx = DataContext(bench, config.data_root)
+    report = EvaluationReport(
+        benchmark={"name": bench.name, "file": bench.source, "description": bench.description},
+        data_root=str(ctx.data_root), config=config.to_dict(),
+        environment=_environment(),
+    )
+    t0 = time.perf_counter()
+    prepared = prepare_tasks(bench, ctx, config, report)
+    report.timing["prepare_seconds"] = time.perf_counter() - t0
+    if not prepared and not config.mteb:
+        raise BenchmarkError(f"{bench.source}: no task to run (all skipped: {[s['task'] for s in report.skipped]})")
+
+    diag_cfg = {"texts": None, "pairs": None, "enabled": True, **bench.diagnostics}
+    by_name = {p.spec.name: p for p in prepared}
+    maps: dict[str, list[tuple[str, np.ndarray, list[str]]]] = {}
+    timing = {"model_load_seconds": 0.0, "encode_seconds": 0.0, "score_seconds": 0.0, "diagnostics_seconds": 0.0,
+              "mteb_seconds": 0.0}
+    seen_names: set[str] = set()
+    for spec in config.models:
+        t0 = time.perf_counter()
+        encoder = load_encoder_spec(spec, pooling=config.pooling, similarity=config.similarity,
+                                    max_seq_length=config.max_seq_length, device=config.device,
+                                    trust_remote_code=config.trust_remote_code)
+        timing["model_load_seconds"] += time.perf_counter() - t0
+        base, k = encoder.name, 2
+        while encoder.name in seen_names:  # two models with the same folder name
+            encoder.name, k = f"{base}#{k}", k + 1
+        seen_names.add(encoder.name)
+        report.models.append({"spec": spec, **encoder.describe()})
+        log.info("model %s: %s similarity, pooling %s, max length %s", encoder.name, encoder.similarity_fn_name,
+                 encoder.pooling, encoder.max_seq_length)
+        distance = encoder.distance
+        kept: dict[str, dict[str, np.ndarray]] = {}
+        for p in prepared:
+            engine = engine_for(p.spec.type)
+            t0 = time.perf_counter()
+            emb = {role: encoder.encode(texts, batch_size=config.batch_size, cache_dir=cache_dir, progress=config.progress,
+                                        description=f"{encoder.name} | {p.spec.name}: {role}")
+                   for role, texts in p.texts.items()}
+            t_enc = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            metrics = engine.score(p, emb, distance)
+            t_score = time.perf_counter() - t0
+            timing["encode_seconds"] += t_enc
+            timing["score_seconds"] += t_score
+            metric = p.data.get("metric", engine.metric)
+            res = TaskResult(task=p.spec.name, type=p.spec.type, group=engine.group, model=encoder.name,
+                             similarity=encoder.similarity_fn_name, metric=metric, score=float(metrics[metric]),
+                             higher_is_better=engine.higher_is_better, metrics=metrics, pool_size=p.pool_size,
+                             seed=p.spec.seed, data=[f.to_dict() for f in p.files], info=p.info,
+                             encode_seconds=round(t_enc, 3), score_seconds=round(t_score, 3))
+            report.results.append(res)
+            log.info("%s | %s: %s = %.4g (pool %d, seed %d)", encoder.name, p.spec.name, metric, res.score, p.pool_size,
+                     p.spec.seed)
+            if p.spec.name in (diag_cfg["texts"], diag_cfg["pairs"]) or (
+                    p.spec.type == "clustering" and p.spec.options.get("map") and config.plots):
+                kept[p.spec.name] = emb
+        if config.diagnostics and diag_cfg.get("enabled", True):
+            t0 = time.perf_counter()
+            report.diagnostics[encoder.name] = _diagnostics(diag_cfg, by_name, kept, prepared, encoder, config)
+            timing["diagnostics_seconds"] += time.perf_counter() - t0
+        if config.plots:
+            for p in prepared:
+                if p.spec.type == "clustering" and p.spec.options.get("map") and p.spec.name in kept:
+                    names = p.data.get("label_names") or {}
+                    maps.setdefault(p.spec.name, []).append(
+                        (encoder.name, kept[p.spec.name]["texts"], [names.get(l, l) for l in p.data["labels"]]))
+        if config.mteb:
+            t0 = time.perf_counter()
+            report.mteb += run_mteb(encoder, config.mteb, out / "mteb")
+            timing["mteb_seconds"] += time.perf_counter() - t0
+        del encoder
+        gc.collect()
+
+    t0 = time.perf_counter()
+    if config.plots:
+        for task, panels in maps.items():
+            path = out / f"map_{task}.png"
+            render.plot_map(panels, path, title=f"{task}: {config.projection} of the pool, coloured by label",
+                            method=config.projection, seed=by_name[task].spec.seed)
+            report.plots.append(path.name)
+    timing["plot_seconds"] = time.perf_counter() - t0
+    report.timing.update({k: round(v, 3) for k, v in timing.items()})
+    report.timing["prepare_seconds"] = round(report.timing["prepare_seconds"], 3)
+    report.timing["total_seconds"] = round(time.perf_counter() - t_start, 3)
+    tot = report.timing["total_seconds"]
+    report.timing["outside_encoding_share"] = round(1 - timing["encode_seconds"] / tot, 4) if tot else 0.0
+    report.files = render.write_report(report, out)
+    log.info("wrote %s", ", ".join(report.files.values()))
+    return report
+
+
+def _diagnostics(cfg: dict[str, Any], by_name: dict[str, Prepared], kept: dict[str, dict[str, np.ndarray]],
+                 prepared: list[Prepared], encoder, config: EvaluateConfig) -> dict[str, Any]:
+    from semcse.evaluation.diagnostics import diagnostics
+
+    texts_task = cfg.get("texts") if cfg.get("texts") in kept else None
+    if texts_task is None:  # fall back to the first task with a text list
+        texts_task = next((name for name in kept), None)
+    if texts_task is None and prepared:
+        p = prepared[0]
+        texts_task = p.spec.name
+        kept[texts_task] = {r: encoder.encode(t, batch_size=config.batch_size, progress=False) for r, t in p.texts.items()}
+    if texts_task is None:
+        return {}
+    pairs = None
+    pairs_task = cfg.get("pairs")
+    if pairs_task in kept:
+        pairs = _pairs_of(by_name[pairs_task], kept[pairs_task])
+    out = diagnostics(_texts_of(kept[texts_task]), pairs=pairs)
+    out["texts_from"] = texts_task
+    if pairs is not None:
+        out["pairs_from"] = pairs_task
+    return out
+
+
+def run_mteb(encoder, tasks: tuple[str, ...] | list[str], out_dir: Path) -> list[dict[str, Any]]:
+    """Hand the model to the ``mteb`` package (optional extra ``semcse[mteb]``; needs its data sets, i.e. network)."""
+    try:
+        import mteb
+    except ImportError as exc:
+        raise ConfigError("--mteb needs the mteb package: pip install 'semcse[mteb]' (and network access for its data)") from exc
+    selected = mteb.get_tasks(tasks=list(tasks))
+    if hasattr(mteb, "evaluate"):  # mteb >= 2
+        results = mteb.evaluate(encoder.model, selected)
+        task_results = getattr(results, "task_results", results)
+    else:  # mteb 1.x
+        task_results = mteb.MTEB(tasks=selected).run(encoder.model, output_folder=str(out_dir / encoder.name))
+    out = []
+    for r in task_results:
+        score = r.get_score() if hasattr(r, "get_score") else None
+        out.append({"model": encoder.name, "task": getattr(r, "task_name", str(r)),
+                    "main_score": None if score is None else float(score)})
+    return out
+
+
+def _environment() -> dict[str, Any]:
+    import sentence_transformers
+    import sklearn
+    import torch
+
+    import semcse
+
+    return {"semcse": semcse.__version__, "python": sys.version.split()[0], "torch": torch.__version__,
+            "sentence_transformers": sentence_transformers.__version__, "scikit_learn": sklearn.__version__,
+            "torch_threads": torch.get_num_threads(), "platform": platform.platform(),
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}

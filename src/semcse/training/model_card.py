@@ -1,0 +1,60 @@
+"""The SemCSE part of the model card, appended to the card sentence-transformers writes.
+
+sentence-transformers' card already lists the training arguments, the loss, the dataset and the
+evaluation logs; this section adds what SemCSE decided: base model, data sizes, positive mix,
+negatives, the validation scores of the base model and of the selected model, and the similarity
+to use.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+MARKER = "## SemCSE training"
+
+
+def semcse_section(metrics: dict[str, Any]) -> str:
+    """Markdown for one training run's ``semcse_train.json`` content."""
+    cfg = metrics.get("config", {})
+    data = metrics.get("data", {})
+    val = metrics.get("validation", {})
+    base, final = val.get("base", {}), val.get("final", {})
+    tasks = sorted({k[: -len("_mean_rank")] for k in base if k.endswith("_mean_rank") and k != "mean_rank"})
+    rows = [f"| {t} | {val.get('pool_sizes', {}).get(t, '')} | {base.get(f'{t}_mean_rank', float('nan')):.3f} | "
+            f"{final.get(f'{t}_mean_rank', float('nan')):.3f} |" for t in tasks]
+    rows.append(f"| **mean** | | {base.get('mean_rank', float('nan')):.3f} | {final.get('mean_rank', float('nan')):.3f} |")
+    selected = metrics.get("selected")
+    choice = ("No checkpoint beat the untrained base model on validation, so **this is the base model** "
+              "(unchanged weights)." if selected == "base" else f"Selected checkpoint: `{selected}` (best validation score).")
+    mix = metrics.get("positive_mix", {})
+    loss = metrics.get("loss", {})
+    hyper = {k: cfg.get(k) for k in ("learning_rate", "batch_size", "gradient_accumulation_steps", "epochs", "max_steps",
+                                     "warmup_ratio", "weight_decay", "precision", "max_seq_length", "seed") if cfg.get(k) is not None}
+    lines = [
+        MARKER, "",
+        "Trained with [semcse](https://arxiv.org/abs/2507.13105): LLM summaries of the same abstract are pulled together, "
+        "summaries of different abstracts pushed apart.", "",
+        f"- Base model: `{metrics.get('base_model')}` (pooling: {metrics.get('pooling')})",
+        f"- Similarity: **{metrics.get('similarity')}**, recorded in the model, so `model.similarity` compares embeddings as in training",
+        f"- Loss: {loss.get('name')} ({', '.join(f'{k}={v}' for k, v in loss.items() if k != 'name')})",
+        f"- Data: {data.get('papers_used')} papers with {data.get('summaries')} summaries "
+        f"({data.get('train_papers')} train / {data.get('validation_papers')} validation, split by paper); "
+        f"{metrics.get('examples_per_epoch')} triplets per epoch",
+        f"- Positive mix realised: {mix.get('realised')} (requested {mix.get('requested')})",
+        f"- Hyperparameters: {', '.join(f'{k}={v}' for k, v in hyper.items())}; {metrics.get('steps')} steps",
+        f"- {choice}",
+        "", "Validation (mean rank of the partner in the pool, lower is better):", "",
+        "| task | pool | base model | this model |", "|---|---|---|---|", *rows, "",
+    ]
+    if metrics.get("health_warnings"):
+        lines += ["Training health warnings:", "", *[f"- {w}" for w in metrics["health_warnings"]], ""]
+    return "\n".join(lines)
+
+
+def append_semcse_section(readme: Path, metrics: dict[str, Any]) -> None:
+    """Add (or replace) the SemCSE section at the end of ``readme``."""
+    text = readme.read_text(encoding="utf-8") if readme.exists() else ""
+    if MARKER in text:
+        text = text[: text.index(MARKER)]
+    readme.write_text(text.rstrip() + "\n\n" + semcse_section(metrics), encoding="utf-8")

@@ -1,0 +1,556 @@
+"""``semcse train``: SemCSE contrastive training on sentence-transformers' trainer.
+
+Flow: corpus + summaries -> papers split by paper -> one block of fresh triplets per epoch ->
+SemCSE loss -> SentenceTransformerTrainer (AdamW, warm-up, accumulation, bf16/fp16, DDP under
+torchrun / accelerate) with validation every N steps and checkpoints -> the best checkpoint, or
+the untrained base model when no checkpoint beats it on validation -> ``<out>`` (loads with
+``SentenceTransformer(out)``), plus ``semcse_train.json``, ``training_curve.png`` and a model card.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import math
+import os
+import resource
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import TrainerCallback
+from transformers.trainer_callback import PrinterCallback
+
+from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+from semcse.config import ConfigError, TrainConfig
+from semcse.corpus import _iter_jsonl, load_corpus
+from semcse.similarity import get_distance
+from semcse.summaries.store import SummaryStore
+from semcse.training.examples import (
+    DataReport, ExampleBuilder, PositiveMix, TrainingDataError, TrainingPaper, mix_report, prepare_papers,
+    split_by_paper, triplet_columns,
+)
+from semcse.training.health import HealthMonitor
+from semcse.training.losses import SemCSEInfoNCELoss, SemCSETripletLoss
+from semcse.training.model import load_base_model, pooling_mode, restore_processing, set_pad_to_multiple_of
+from semcse.training.sampler import EpochBlockBatchSampler
+from semcse.training.validation import PartnerRankEvaluator, validation_pairs
+
+log = logging.getLogger(__name__)
+
+EVALUATOR_NAME = "validation"
+PRIMARY_METRIC = f"eval_{EVALUATOR_NAME}_mean_rank"
+RESULT_FILE = "semcse_train.json"
+CONFIG_FILE = "train_config.json"
+BASE_FILE = "base_validation.json"
+CURVE_FILE = "training_curve.png"
+CHECKPOINTS = "checkpoints"
+GPU_PAD_MULTIPLE = 16  # token widths on GPU are rounded up to this (see model.set_pad_to_multiple_of)
+# options that may differ between a run and its resume
+RESUME_FREE = {"resume", "overwrite", "progress", "dataloader_workers", "eval_steps", "logging_steps", "save_total_limit"}
+SUMMARY_ID_FIELDS = ("id", "paper_id", "doc_id", "corpus_id", "abstract_id")
+SUMMARY_TEXT_FIELDS = ("summaries", "target", "summary", "tldr", "texts")
+
+
+# ---- data ---------------------------------------------------------------------------------------
+
+def _read_summary_jsonl(path: Path, id_field: str | None, text_field: str | None) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    skipped = 0
+    for row, obj in _iter_jsonl(path):
+        if isinstance(obj, Exception):
+            log.warning("%s:%d: %s -> skipped", path, row, obj)
+            skipped += 1
+            continue
+        if id_field is None:
+            id_field = next((f for f in SUMMARY_ID_FIELDS if f in obj), None)
+            if id_field is None:
+                raise TrainingDataError(f"{path}:{row}: no id field among {sorted(obj)}; name it with --summaries-id-field")
+        if text_field is None:
+            text_field = next((f for f in SUMMARY_TEXT_FIELDS if f in obj), None)
+            if text_field is None:
+                raise TrainingDataError(f"{path}:{row}: no summaries field among {sorted(obj)}; name it with --summaries-field")
+        pid, texts = obj.get(id_field), obj.get(text_field)
+        if pid is None or texts is None:
+            log.warning("%s:%d: missing %r or %r -> skipped", path, row, id_field, text_field)
+            skipped += 1
+            continue
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        out.setdefault(str(pid), []).extend(t.strip() for t in texts if isinstance(t, str) and t.strip())
+    if skipped:
+        log.warning("%s: %d row(s) skipped", path, skipped)
+    return out
+
+
+def load_summaries(sources: tuple[str, ...] | list[str], id_field: str | None = None,
+                   text_field: str | None = None) -> dict[str, list[str]]:
+    """Accepted summaries per paper id from summary store run directories and/or JSONL files."""
+    if not sources:
+        raise TrainingDataError("no summaries given (--summaries: a summary store run directory or a JSONL file)")
+    merged: dict[str, list[str]] = {}
+    for src in sources:
+        path = Path(src).expanduser()
+        if path.is_dir():
+            store = SummaryStore(path)
+            if not store.segments():
+                raise TrainingDataError(f"{path}: not a summary store (no records/*.jsonl); run `semcse summarize` first")
+            texts = store.texts_by_paper()
+            if not texts:
+                raise TrainingDataError(f"{path}: the summary store holds no accepted summaries")
+        elif path.is_file():
+            texts = _read_summary_jsonl(path, id_field, text_field)
+        else:
+            raise TrainingDataError(f"summaries not found: {path}")
+        for pid, items in texts.items():
+            merged.setdefault(pid, []).extend(items)
+    return merged
+
+
+@dataclass
+class TrainingData:
+    """Everything drawn from the inputs: papers split by paper, the example builder and reports."""
+
+    train_papers: list[TrainingPaper]
+    validation_papers: list[TrainingPaper]
+    builder: ExampleBuilder
+    report: DataReport
+    corpus_report: dict[str, Any]
+
+
+def prepare_data(cfg: TrainConfig) -> TrainingData:
+    """Read corpus and summaries, match them, split by paper and set up the example builder."""
+    corpus = load_corpus(cfg.corpus)
+    summaries = load_summaries(cfg.summaries, cfg.summaries_id_field, cfg.summaries_field)
+    papers, report = prepare_papers(corpus, summaries, summaries_source=", ".join(cfg.summaries))
+    train_papers, val_papers = split_by_paper(papers, cfg.validation_papers, cfg.seed, cfg.max_validation_papers)
+    report.train_papers, report.validation_papers = len(train_papers), len(val_papers)
+    builder = ExampleBuilder(train_papers, PositiveMix(cfg.p_summary, cfg.p_title, cfg.p_sentence),
+                             max_span_sentences=cfg.max_span_sentences, anchors_per_paper=cfg.anchors_per_paper, seed=cfg.seed)
+    return TrainingData(train_papers, val_papers, builder, report, corpus.report.to_dict())
+
+
+# ---- loss, trainer ------------------------------------------------------------------------------
+
+def similarity_name(cfg: TrainConfig) -> str:
+    return cfg.similarity or ("euclidean" if cfg.loss == "triplet" else "cosine")
+
+
+def make_loss(cfg: TrainConfig, model: SentenceTransformer) -> torch.nn.Module:
+    """The configured SemCSE loss with its distance object."""
+    distance = get_distance(similarity_name(cfg))
+    in_batch = cfg.negatives == "batch-all"
+    if cfg.loss == "triplet":
+        return SemCSETripletLoss(model, distance, margin=cfg.margin, l2_weight=cfg.l2_weight, in_batch_negatives=in_batch)
+    if cfg.loss == "infonce":
+        return SemCSEInfoNCELoss(model, distance, scale=cfg.scale, in_batch_negatives=in_batch, l2_weight=cfg.l2_weight)
+    raise ConfigError(f"unknown loss {cfg.loss!r}; use triplet or infonce")
+
+
+class SemCSETrainer(SentenceTransformerTrainer):
+    """SentenceTransformerTrainer that adds SemCSE's health statistics to every training log."""
+
+    def __init__(self, *args: Any, health: HealthMonitor | None = None, show_progress: bool = True, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.remove_callback(PrinterCallback)  # our progress line (below) replaces the raw log dicts
+        self.health = health or HealthMonitor()
+        self.show_progress = show_progress
+        self._last_log = (time.perf_counter(), 0)
+
+    def _save(self, output_dir: str | None = None, state_dict=None) -> None:
+        # sentence-transformers' _save assumes it runs on the main process only, but transformers 5 calls
+        # it on every rank: without this guard all DDP ranks write the same checkpoint files at once.
+        if not self.args.should_save:
+            return
+        super()._save(output_dir, state_dict)
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        training = "loss" in logs
+        if training and hasattr(self.loss, "health"):
+            logs = {**logs, **{k: round(v, 5) for k, v in self.loss.health.pop().items()}}
+        super().log(logs, start_time)
+        if not training:
+            return
+        record = self.state.log_history[-1] if self.state.log_history else logs
+        step = self.state.global_step
+        self.health.check({k: float(v) for k, v in record.items() if isinstance(v, (int, float))}, step)
+        if self.health.saw_nan:
+            self.control.should_training_stop = True
+        if self.show_progress and self.is_world_process_zero():
+            now = time.perf_counter()
+            t0, s0 = self._last_log
+            rate = (step - s0) * self.args.train_batch_size * self.args.gradient_accumulation_steps * self.args.world_size / max(now - t0, 1e-9)
+            self._last_log = (now, step)
+            eta = (self.state.max_steps - step) * (now - t0) / max(step - s0, 1)
+            parts = [f"step {step}/{self.state.max_steps}", f"loss {record.get('loss', float('nan')):.4f}"]
+            parts += [f"{k} {record[k]:.4f}" for k in ("d_ap", "d_an", "violating", "norm") if k in record]
+            log.info("%s  %.1f ex/s  ETA %dm%02ds", "  ".join(parts), rate, eta // 60, eta % 60)
+
+
+class _StepTimer(TrainerCallback):
+    """Wall time spent in training steps only (no evaluation, no checkpoint saving)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.steps = 0
+        self._t: float | None = None
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        self._t = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self._t is not None:
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            self.seconds += time.perf_counter() - self._t
+            self.steps += 1
+            self._t = None
+
+
+def _precision(cfg: TrainConfig) -> dict[str, bool]:
+    if cfg.precision == "fp32":
+        return {"bf16": False, "fp16": False}
+    if cfg.precision in ("bf16", "fp16"):
+        if not torch.cuda.is_available() and cfg.precision == "fp16":
+            raise ConfigError("fp16 needs a GPU; use --precision bf16 or fp32 on CPU")
+        return {"bf16": cfg.precision == "bf16", "fp16": cfg.precision == "fp16"}
+    if torch.cuda.is_available():
+        bf16 = torch.cuda.is_bf16_supported()
+        return {"bf16": bf16, "fp16": not bf16}
+    return {"bf16": False, "fp16": False}
+
+
+def build_train_dataset(builder: ExampleBuilder, blocks: int):
+    """One block of freshly drawn triplets per epoch, as a ``datasets.Dataset``; also the block's mix."""
+    from datasets import Dataset
+
+    columns: dict[str, list] = {"anchor": [], "positive": [], "negative": [], "label": []}
+    first = None
+    for epoch in range(blocks):
+        triplets = builder.epoch(epoch)
+        first = first or mix_report(triplets, builder.mix)
+        for key, values in triplet_columns(triplets).items():
+            columns[key].extend(values)
+    return Dataset.from_dict(columns), first
+
+
+def plan_steps(cfg: TrainConfig, examples_per_epoch: int, world_size: int) -> tuple[int, int, int]:
+    """(optimizer steps in total, steps per epoch, epoch blocks to draw)."""
+    batches = math.ceil(examples_per_epoch / cfg.batch_size)
+    if world_size > 1:
+        batches = examples_per_epoch // cfg.batch_size // world_size
+    steps_per_epoch = max(1, batches // cfg.gradient_accumulation_steps)
+    total = cfg.max_steps if cfg.max_steps else max(1, math.ceil(cfg.epochs * steps_per_epoch))
+    blocks = max(1, math.ceil(total / steps_per_epoch))
+    return total, steps_per_epoch, blocks
+
+
+def training_arguments(cfg: TrainConfig, total_steps: int, block_size: int, **overrides: Any) -> SentenceTransformerTrainingArguments:
+    """sentence-transformers training arguments for a SemCSE run."""
+    eval_steps = cfg.eval_steps or max(1, total_steps // 10)
+    distributed_cpu = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
+    kwargs: dict[str, Any] = dict(
+        output_dir=str(Path(cfg.out) / CHECKPOINTS),
+        num_train_epochs=cfg.epochs,
+        max_steps=cfg.max_steps or -1,
+        per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        learning_rate=cfg.learning_rate,
+        warmup_steps=cfg.warmup_ratio if cfg.warmup_ratio < 1 else int(cfg.warmup_ratio),
+        weight_decay=cfg.weight_decay,
+        eval_strategy="steps",
+        eval_steps=eval_steps,
+        save_strategy="steps",
+        save_steps=eval_steps,
+        save_total_limit=cfg.save_total_limit,
+        load_best_model_at_end=True,
+        metric_for_best_model=PRIMARY_METRIC,
+        greater_is_better=False,
+        logging_steps=cfg.logging_steps,
+        logging_first_step=True,
+        logging_nan_inf_filter=False,
+        report_to="none",
+        seed=cfg.seed,
+        disable_tqdm=not (cfg.progress and sys.stderr.isatty()),
+        dataloader_pin_memory=torch.cuda.is_available(),
+        dataloader_num_workers=cfg.dataloader_workers,
+        batch_sampler=functools.partial(EpochBlockBatchSampler, block_size=block_size, group_by_kind=cfg.group_by_kind),
+        ddp_backend="gloo" if distributed_cpu else None,
+        use_cpu=distributed_cpu,  # accelerate runs several CPU processes (gloo) only when told so
+        **_precision(cfg),
+    )
+    kwargs.update(overrides)
+    return SentenceTransformerTrainingArguments(**kwargs)
+
+
+# ---- checkpoints, resume ------------------------------------------------------------------------
+
+def complete_checkpoints(out: Path) -> list[Path]:
+    """Checkpoints whose trainer state was written (the last file a checkpoint gets), oldest first."""
+    root = out / CHECKPOINTS
+    if not root.is_dir():
+        return []
+    found = [p for p in root.glob("checkpoint-*") if p.is_dir() and (p / "trainer_state.json").exists()
+             and p.name.split("-")[-1].isdigit()]
+    return sorted(found, key=lambda p: int(p.name.split("-")[-1]))
+
+
+def _prepare_out_dir(cfg: TrainConfig) -> Path | None:
+    """Check the output directory against --resume / --overwrite; returns the checkpoint to resume."""
+    out = Path(cfg.out)
+    saved = out / CONFIG_FILE
+    if cfg.overwrite:
+        shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
+        for name in (RESULT_FILE, CONFIG_FILE, BASE_FILE, CURVE_FILE):
+            (out / name).unlink(missing_ok=True)
+    checkpoints = complete_checkpoints(out)
+    if not cfg.resume:
+        if checkpoints or (out / RESULT_FILE).exists():
+            raise ConfigError(f"{out} holds an earlier training run; pass --resume to continue it or --overwrite to start over")
+        return None
+    if saved.exists():
+        before = json.loads(saved.read_text())
+        now = cfg.to_dict()
+        changed = sorted(k for k in set(before) | set(now) if k not in RESUME_FREE and before.get(k) != now.get(k))
+        if changed:
+            raise ConfigError(f"--resume: options differ from the run in {out}: "
+                              + "; ".join(f"{k}: {before.get(k)!r} -> {now.get(k)!r}" for k in changed))
+    root = out / CHECKPOINTS
+    if root.is_dir():  # a checkpoint cut off while being written
+        for partial in root.glob("checkpoint-*"):
+            if partial.is_dir() and partial not in checkpoints:
+                log.warning("removing incomplete checkpoint %s", partial)
+                shutil.rmtree(partial, ignore_errors=True)
+    if not checkpoints:
+        log.info("--resume: no checkpoint in %s yet; starting from the beginning", root)
+        return None
+    log.info("resuming from %s", checkpoints[-1])
+    return checkpoints[-1]
+
+
+# ---- results ------------------------------------------------------------------------------------
+
+@dataclass
+class TrainResult:
+    """What a training run produced and chose."""
+
+    out: Path
+    selected: str  # "base" or the checkpoint name
+    base_validation: dict[str, float]
+    final_validation: dict[str, float]
+    best_checkpoint_validation: float | None
+    steps: int
+    examples_per_second: float | None
+    warnings: list[str] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def improved(self) -> bool:
+        return self.selected != "base"
+
+
+def _validation_only(metrics: dict[str, Any]) -> dict[str, float]:
+    prefix = f"eval_{EVALUATOR_NAME}_"
+    return {k[len(prefix):]: float(v) for k, v in metrics.items() if k.startswith(prefix)}
+
+
+def _peak_memory() -> dict[str, float]:
+    out = {"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    if torch.cuda.is_available():
+        out["peak_gpu_allocated_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    return out
+
+
+def plot_curve(history: list[dict[str, Any]], base_score: float | None, path: Path) -> None:
+    """Training loss, distances and validation mean rank against the step, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    train = [h for h in history if "loss" in h]
+    evals = [h for h in history if PRIMARY_METRIC in h]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    for key in ("loss", "triplet", "infonce", "l2"):
+        pts = [(h["step"], h[key]) for h in train if key in h]
+        if pts:
+            axes[0].plot(*zip(*pts), label=key)
+    axes[0].set_title("training loss")
+    for key in ("d_ap", "d_an"):
+        pts = [(h["step"], h[key]) for h in train if key in h]
+        if pts:
+            axes[1].plot(*zip(*pts), label={"d_ap": "d(a,p)", "d_an": "d(a,n)"}[key])
+    axes[1].set_title("mean distances")
+    if evals:
+        axes[2].plot([h["step"] for h in evals], [h[PRIMARY_METRIC] for h in evals], marker="o", label="model")
+    if base_score is not None:
+        axes[2].axhline(base_score, color="grey", linestyle="--", label="base model")
+    axes[2].set_title("validation mean rank (lower is better)")
+    for ax in axes:
+        ax.set_xlabel("step")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+# ---- the run ------------------------------------------------------------------------------------
+
+def _check_config(cfg: TrainConfig) -> None:
+    if not cfg.out:
+        raise ConfigError("--out is required")
+    if not cfg.base_model:
+        raise ConfigError("--base-model is required (a hub id or a local path)")
+    if not cfg.corpus.source:
+        raise ConfigError("--corpus is required")
+    if cfg.batch_size < 2:
+        raise ConfigError("--batch-size must be at least 2")
+    if cfg.loss not in ("triplet", "infonce"):
+        raise ConfigError(f"unknown loss {cfg.loss!r}; use triplet or infonce")
+    if cfg.negatives not in ("same-kind", "batch-all"):
+        raise ConfigError(f"unknown negatives {cfg.negatives!r}; use same-kind or batch-all")
+    get_distance(similarity_name(cfg))
+
+
+def _finished_result(out: Path) -> TrainResult:
+    data = json.loads((out / RESULT_FILE).read_text())
+    return TrainResult(out=out, selected=data["selected"], base_validation=data["validation"]["base"],
+                       final_validation=data["validation"]["final"], best_checkpoint_validation=data["validation"].get("best_checkpoint"),
+                       steps=data["steps"], examples_per_second=data.get("examples_per_second"),
+                       warnings=data.get("health_warnings", []), metrics=data)
+
+
+def train(cfg: TrainConfig) -> TrainResult:
+    """Train a SemCSE model as ``cfg`` says; returns what was selected and the validation scores.
+
+    Never returns a model that scores worse on validation than the untrained base model: the base
+    is a candidate in checkpoint selection.
+    """
+    _check_config(cfg)
+    out = Path(cfg.out)
+    if cfg.resume and (out / RESULT_FILE).exists() and json.loads((out / RESULT_FILE).read_text()).get("status") == "complete":
+        log.info("%s: training already complete; nothing to resume", out)
+        return _finished_result(out)
+    started = time.time()
+    data = prepare_data(cfg)
+    for line in data.report.lines():
+        log.info("%s", line)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    examples_per_epoch = data.builder.anchors_per_epoch()
+    total_steps, steps_per_epoch, blocks = plan_steps(cfg, examples_per_epoch, world)
+    args = training_arguments(cfg, total_steps, examples_per_epoch)
+    main = args.process_index == 0
+    if not main:  # one log for the run, from the main process
+        logging.getLogger("semcse").setLevel(logging.WARNING)
+    resume_from: Path | None = None
+    with args.main_process_first(local=False, desc="output directory"):
+        if main:
+            out.mkdir(parents=True, exist_ok=True)
+            resume_from = _prepare_out_dir(cfg)
+            (out / CONFIG_FILE).write_text(json.dumps(cfg.to_dict(), indent=2))
+    if not main:
+        found = complete_checkpoints(out) if cfg.resume else []
+        resume_from = found[-1] if found else None
+
+    train_dataset, mix = build_train_dataset(data.builder, blocks)
+    log.info("positive mix (epoch 0): %s (requested %s); %d triplets per epoch, %d epoch block(s), %d steps",
+             mix["realised"], mix["requested"], examples_per_epoch, blocks, total_steps)
+
+    model = load_base_model(cfg.base_model, cfg.pooling, cfg.max_seq_length, cfg.trust_remote_code)
+    distance = get_distance(similarity_name(cfg))
+    model.similarity_fn_name = distance.similarity_fn_name
+    model.model_card_data.model_name = f"SemCSE model trained from {Path(cfg.base_model).name}"
+    model.model_card_data.train_datasets = [{"name": Path(cfg.corpus.source).name or cfg.corpus.source}]
+    model.model_card_data.add_tags(["semcse", "scientific-documents"])
+    evaluator = PartnerRankEvaluator(validation_pairs(data.validation_papers), distance, name=EVALUATOR_NAME,
+                                     batch_size=max(cfg.batch_size, 32))
+    processing = set_pad_to_multiple_of(model, GPU_PAD_MULTIPLE if torch.cuda.is_available() else None)
+    loss = make_loss(cfg, model)
+    monitor = HealthMonitor(margin=cfg.margin if cfg.loss == "triplet" else None)
+    timer = _StepTimer()
+    trainer = SemCSETrainer(model=model, args=args, train_dataset=train_dataset, loss=loss, evaluator=evaluator,
+                            callbacks=[timer], health=monitor, show_progress=cfg.progress)
+
+    base_path = out / BASE_FILE
+    if resume_from is not None and base_path.exists():
+        base_scores = json.loads(base_path.read_text())
+    else:
+        log.info("validating the untrained base model (a candidate in checkpoint selection)")
+        base_scores = _validation_only(trainer.evaluate())
+        if main:
+            base_path.write_text(json.dumps(base_scores, indent=2))
+    base_score = base_scores["mean_rank"]
+
+    output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    best_score = trainer.state.best_metric
+    best_checkpoint = trainer.state.best_model_checkpoint
+    trained_better = best_score is not None and math.isfinite(best_score) and best_score < base_score
+    steps_done = trainer.state.global_step
+    examples_per_second = (timer.steps * cfg.batch_size * cfg.gradient_accumulation_steps * args.world_size / timer.seconds
+                           if timer.seconds > 0 else None)
+
+    result: TrainResult | None = None
+    if main:
+        if trained_better:
+            selected = Path(best_checkpoint).name if best_checkpoint else f"checkpoint-{steps_done}"
+            final_model = trainer.model
+            restore_processing(final_model, processing)
+            final_scores = next((_validation_only(h) for h in trainer.state.log_history
+                                 if h.get(PRIMARY_METRIC) == best_score), {"mean_rank": best_score})
+            log.info("selected %s: validation mean rank %.3f (base %.3f)", selected, best_score, base_score)
+        else:
+            selected = "base"
+            log.warning("no checkpoint beat the untrained base model on validation (best %s vs base %.3f); "
+                        "saving the base model", "none" if best_score is None else f"{best_score:.3f}", base_score)
+            final_model = load_base_model(cfg.base_model, cfg.pooling, cfg.max_seq_length, cfg.trust_remote_code)
+            final_model.similarity_fn_name = distance.similarity_fn_name
+            final_scores = dict(base_scores)
+        final_model.save(str(out))
+        history = trainer.state.log_history
+        metrics = {
+            "status": "complete",
+            "selected": selected,
+            "base_model": cfg.base_model,
+            "pooling": pooling_mode(final_model),
+            "similarity": distance.similarity_fn_name,
+            "loss": loss.get_config_dict() | {"name": type(loss).__name__},
+            "validation": {"base": base_scores, "final": final_scores, "best_checkpoint": best_score,
+                           "pool_sizes": evaluator.pool_sizes},
+            "steps": steps_done,
+            "steps_per_epoch": steps_per_epoch,
+            "examples_per_epoch": examples_per_epoch,
+            "examples_per_second": examples_per_second,
+            "train_runtime_s": output.metrics.get("train_runtime"),
+            "wall_time_s": time.time() - started,
+            "memory": _peak_memory(),
+            "world_size": args.world_size,
+            "data": data.report.to_dict(),
+            "corpus": data.corpus_report,
+            "positive_mix": mix,
+            "health_warnings": monitor.warnings,
+            "config": cfg.to_dict(),
+            "log_history": history,
+        }
+        (out / RESULT_FILE).write_text(json.dumps(metrics, indent=2, default=str))
+        try:
+            plot_curve(history, base_score, out / CURVE_FILE)
+        except Exception as exc:  # a plot must never fail a finished training
+            log.warning("could not draw the training curve: %s", exc)
+        from semcse.training.model_card import append_semcse_section
+
+        append_semcse_section(out / "README.md", metrics)
+        result = TrainResult(out=out, selected=selected, base_validation=base_scores, final_validation=final_scores,
+                             best_checkpoint_validation=best_score, steps=steps_done, examples_per_second=examples_per_second,
+                             warnings=list(monitor.warnings), metrics=metrics)
+    trainer.accelerator.wait_for_everyone()
+    if result is None:  # other ranks: read what the main process wrote
+        result = _finished_result(out)
+    return result

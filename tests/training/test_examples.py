@@ -1,0 +1,175 @@
+"""Training examples: positive mix and fallbacks, negatives, splitting by paper, bad inputs."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from semcse.config import CorpusConfig, TrainConfig
+from semcse.corpus import Paper
+from semcse.summaries.store import SummaryStore
+from semcse.training.examples import (
+    ExampleBuilder, PositiveMix, TrainingDataError, TrainingPaper, mix_report, prepare_papers, split_by_paper,
+    triplet_columns,
+)
+from semcse.training.trainer import load_summaries, prepare_data
+
+
+def _paper(i: int, summaries: int = 3, title: bool = True, sentences: int = 4) -> TrainingPaper:
+    sents = [f"Paper {i} sentence {k} about topic {i}." for k in range(sentences)]
+    return TrainingPaper(id=f"p{i}", title=f"Title of paper {i}" if title else None, abstract=" ".join(sents),
+                         sentences=sents, summaries=[f"Summary {s} of paper {i}." for s in range(summaries)])
+
+
+def _owner(text: str) -> int:
+    return int(text.split("paper ")[-1].split()[0].rstrip(".")) if "paper " in text else int(text.split("topic ")[-1].rstrip("."))
+
+
+def test_realised_mix_matches_requested_when_all_kinds_exist():
+    papers = [_paper(i) for i in range(300)]
+    triplets = ExampleBuilder(papers, PositiveMix(0.5, 0.15, 0.35), seed=1).epoch(0)
+    assert len(triplets) == 900  # every summary is an anchor once per epoch
+    report = mix_report(triplets, PositiveMix(0.5, 0.15, 0.35))
+    assert report["realised"]["summary"] == pytest.approx(0.50, abs=0.05)
+    assert report["realised"]["title"] == pytest.approx(0.15, abs=0.04)
+    assert report["realised"]["sentence"] == pytest.approx(0.35, abs=0.05)
+    assert report["counts"]["abstract"] == 0
+
+
+def test_ratios_are_options():
+    papers = [_paper(i) for i in range(200)]
+    triplets = ExampleBuilder(papers, PositiveMix(0.0, 1.0, 0.0), seed=3).epoch(0)
+    assert {t.kind for t in triplets} == {"title"}
+
+
+def test_fallbacks_use_only_the_kinds_a_paper_has():
+    papers = ([_paper(i, summaries=1) for i in range(100)]  # no second summary
+              + [_paper(i, title=False) for i in range(100, 200)]  # no title
+              + [_paper(i, sentences=1) for i in range(200, 300)]  # one-sentence abstract
+              + [_paper(i, summaries=1, title=False, sentences=1) for i in range(300, 310)])  # nothing: whole abstract
+    triplets = ExampleBuilder(papers, seed=0).epoch(0)
+    kinds = {rng: Counter(t.kind for t in triplets if rng[0] <= t.paper < rng[1])
+             for rng in [(0, 100), (100, 200), (200, 300), (300, 310)]}
+    assert "summary" not in kinds[(0, 100)]
+    assert "title" not in kinds[(100, 200)]
+    assert "sentence" not in kinds[(200, 300)]
+    assert set(kinds[(300, 310)]) == {"abstract"}
+    # renormalised over the kinds a paper has: one summary -> title 0.15/0.50 = 0.3, sentence 0.7
+    share = kinds[(0, 100)]["title"] / sum(kinds[(0, 100)].values())
+    assert share == pytest.approx(0.3, abs=0.12)
+
+
+def test_positive_from_same_paper_negative_same_kind_from_other_paper():
+    papers = [_paper(i) for i in range(50)]
+    for t in ExampleBuilder(papers, seed=5, max_span_sentences=2).epoch(0):
+        own, other = papers[t.paper], papers[t.negative_paper]
+        assert t.paper != t.negative_paper
+        assert t.anchor in own.summaries
+        if t.kind == "summary":
+            assert t.positive in own.summaries and t.positive != t.anchor
+            assert t.negative in other.summaries
+        elif t.kind == "title":
+            assert (t.positive, t.negative) == (own.title, other.title)
+        else:
+            assert t.positive in own.abstract and t.positive != own.abstract
+            assert t.negative in other.abstract and t.negative != other.abstract
+            assert 1 <= t.positive.count(".") <= 2
+
+
+def test_epochs_are_drawn_afresh_and_repeatably():
+    papers = [_paper(i) for i in range(40)]
+    builder = ExampleBuilder(papers, seed=7)
+    assert builder.epoch(0) == ExampleBuilder(papers, seed=7).epoch(0)
+    assert builder.epoch(0) != builder.epoch(1)
+    assert builder.epoch(0) != ExampleBuilder(papers, seed=8).epoch(0)
+
+
+def test_anchors_per_paper_limits_anchors():
+    papers = [_paper(i, summaries=5) for i in range(10)]
+    triplets = ExampleBuilder(papers, anchors_per_paper=2).epoch(0)
+    assert len(triplets) == 20 and Counter(t.paper for t in triplets) == {i: 2 for i in range(10)}
+
+
+def test_triplet_columns_carry_paper_and_kind_labels():
+    papers = [_paper(i) for i in range(5)]
+    triplets = ExampleBuilder(papers).epoch(0)
+    cols = triplet_columns(triplets)
+    assert list(cols) == ["anchor", "positive", "negative", "label"]
+    assert cols["label"][0][:2] == [triplets[0].paper, triplets[0].negative_paper]
+
+
+def test_abstracts_are_split_with_a_real_sentence_splitter():
+    abstract = ("Smith et al. proposed a method, e.g. for graphs. As Fig. 2 shows, accuracy rose to 93.5 percent. "
+                "We release code.")
+    papers, _ = prepare_papers([Paper("a", "T", abstract)], {"a": ["s1", "s2"]})
+    assert papers[0].sentences == ["Smith et al. proposed a method, e.g. for graphs.",
+                                   "As Fig. 2 shows, accuracy rose to 93.5 percent.", "We release code."]
+
+
+def test_split_is_by_paper_fixed_and_without_leakage(scitldr_train: Path):
+    cfg = TrainConfig(corpus=CorpusConfig(source=str(scitldr_train), limit=200), summaries=(str(scitldr_train),),
+                      validation_papers=0.2, seed=11)
+    data = prepare_data(cfg)
+    train_ids = {p.id for p in data.train_papers}
+    val_ids = {p.id for p in data.validation_papers}
+    assert len(val_ids) == 40 and len(train_ids) == 160 and not train_ids & val_ids
+    # the same seed gives the same split whatever the paper order
+    shuffled = list(reversed(data.train_papers + data.validation_papers))
+    assert {p.id for p in split_by_paper(shuffled, 0.2, 11)[1]} == val_ids
+    assert {p.id for p in split_by_paper(shuffled, 0.2, 12)[1]} != val_ids
+    # no text of a validation paper reaches a training example (anchors, positives or negatives)
+    val_texts = {t for p in data.validation_papers for t in (*p.summaries, p.title, *p.sentences)}
+    for epoch in range(2):
+        for t in data.builder.epoch(epoch):
+            assert data.builder.papers[t.paper].id in train_ids
+            assert data.builder.papers[t.negative_paper].id in train_ids
+            assert t.anchor not in val_texts and t.positive not in val_texts and t.negative not in val_texts
+
+
+def test_scitldr_targets_and_store_give_the_same_summaries(tmp_path: Path, scitldr_train: Path):
+    from_jsonl = load_summaries([str(scitldr_train)])  # id and summaries fields detected: paper_id, target
+    store = SummaryStore(tmp_path / "run")
+    store.import_summaries(scitldr_train, id_field="paper_id", summaries_field="target")
+    assert load_summaries([str(tmp_path / "run")]) == from_jsonl
+    assert len(from_jsonl) == 1992 and all(len(v) == 1 for v in from_jsonl.values())
+
+
+def test_bad_inputs_are_rejected_with_clear_messages(tmp_path: Path, scitldr_papers: list[Paper], data_root: Path):
+    with pytest.raises(TrainingDataError, match="no papers"):
+        prepare_papers([], {"x": ["a summary"]})
+    with pytest.raises(TrainingDataError, match="no accepted summaries"):
+        prepare_papers(scitldr_papers, {})
+    # a summary store made from another corpus (CSAbstruct ids) against SciTLDR papers
+    store = SummaryStore(tmp_path / "csabstruct-run")
+    csab = tmp_path / "cs.jsonl"
+    rows = [json.loads(line) for line in (data_root / "csabstruct" / "dev.jsonl").open()][:20]
+    csab.write_text("".join(json.dumps({"id": r["abstract_id"], "summaries": [r["sentences"][0]]}) + "\n" for r in rows))
+    store.import_summaries(csab)
+    with pytest.raises(TrainingDataError, match="another corpus"):
+        prepare_papers(scitldr_papers, load_summaries([str(tmp_path / "csabstruct-run")]), "csabstruct-run")
+    with pytest.raises(TrainingDataError, match="not a summary store"):
+        load_summaries([str(tmp_path)])
+    with pytest.raises(TrainingDataError, match="not found"):
+        load_summaries([str(tmp_path / "missing.jsonl")])
+    no_text = tmp_path / "bad.jsonl"
+    no_text.write_text(json.dumps({"paper_id": "x", "abstract": "y"}) + "\n")
+    with pytest.raises(TrainingDataError, match=r"bad.jsonl:1: no summaries field"):
+        load_summaries([str(no_text)])
+    with pytest.raises(TrainingDataError, match="at least 4 papers"):
+        split_by_paper(prepare_papers(scitldr_papers[:3], {p.id: ["s"] for p in scitldr_papers[:3]})[0], 0.1, 0)
+
+
+def test_partial_overlap_is_reported(scitldr_papers: list[Paper], caplog):
+    summaries = {p.id: ["a summary"] for p in scitldr_papers[:10]} | {"not-a-paper": ["x"]}
+    papers, report = prepare_papers(scitldr_papers[:20], summaries)
+    assert len(papers) == 10 and report.corpus_without_summaries == 10 and report.summaries_without_paper == 1
+    assert "not in the corpus" in caplog.text
+
+
+def test_data_report_counts_fallbacks(scitldr_papers):
+    summaries = {p.id: ["one", "two"] for p in scitldr_papers[:10]} | {p.id: ["only"] for p in scitldr_papers[10:20]}
+    _, report = prepare_papers(scitldr_papers[:20], summaries)
+    assert report.one_summary == 10 and report.papers_used == 20 and report.summaries == 30

@@ -1,0 +1,226 @@
+"""End-to-end training with the offline MiniLM: selection, saving, model card, resume, distributed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from semcse.config import ConfigError
+from semcse.training import trainer as trainer_module
+from semcse.training.trainer import train
+from semcse.training.validation import PartnerRankEvaluator
+
+TEXTS = ["Graph neural networks for molecules.", "A study of transformer training dynamics.", "Protein folding."]
+
+
+def _encode(path: str | Path) -> np.ndarray:
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(path), device="cpu").encode(TEXTS)
+
+
+@pytest.mark.slow
+def test_trained_checkpoint_is_saved_loadable_with_similarity_and_card(tiny_config, monkeypatch, minilm_path):
+    # make the untrained base look bad on validation, so the selection must take a trained checkpoint
+    original = PartnerRankEvaluator.__call__
+
+    def biased(self, model, output_path=None, epoch=-1, steps=-1):
+        metrics = original(self, model, output_path, epoch, steps)
+        if steps in (-1, 0):
+            metrics = {k: v + 100 if k.endswith("mean_rank") else v for k, v in metrics.items()}
+        return metrics
+
+    monkeypatch.setattr(PartnerRankEvaluator, "__call__", biased)
+    result = train(tiny_config)
+    out = Path(tiny_config.out)
+    assert result.selected.startswith("checkpoint-") and result.improved
+    assert result.final_validation["mean_rank"] < result.base_validation["mean_rank"]
+
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(out), device="cpu")
+    assert model.similarity_fn_name == "euclidean"
+    emb = model.encode(TEXTS, convert_to_tensor=True)
+    assert torch.allclose(model.similarity(emb, emb), -torch.cdist(emb, emb), atol=1e-5)
+    # the saved weights are the selected checkpoint's, not the base model's
+    assert np.allclose(emb.numpy(), _encode(out / "checkpoints" / result.selected), atol=1e-6)
+    assert not np.allclose(emb.numpy(), _encode(minilm_path), atol=1e-4)
+
+    metrics = json.loads((out / "semcse_train.json").read_text())
+    assert metrics["status"] == "complete" and metrics["similarity"] == "euclidean" and metrics["steps"] == 4
+    train_logs = [h for h in metrics["log_history"] if "loss" in h]
+    assert train_logs and all(k in train_logs[-1] for k in ("d_ap", "d_an", "violating", "norm", "triplet", "l2"))
+    assert sum(metrics["positive_mix"]["counts"].values()) == metrics["examples_per_epoch"] == 90
+    assert metrics["data"]["train_papers"] == 30 and metrics["data"]["validation_papers"] == 10
+    assert (out / "training_curve.png").stat().st_size > 10_000
+    card = (out / "README.md").read_text()
+    for needle in ("## SemCSE training", minilm_path, "SemCSETripletLoss", "margin=0.5", "learning_rate=2e-05",
+                   "30 train / 10 validation", "| **mean** |", result.selected, "euclidean"):
+        assert needle in card, needle
+
+
+@pytest.mark.slow
+def test_base_model_is_kept_when_training_only_damages_it(tiny_config, minilm_path):
+    cfg = tiny_config.replace(learning_rate=5e-3, warmup_ratio=0.0, loss="infonce", negatives="batch-all", max_steps=3)
+    result = train(cfg)
+    assert result.selected == "base" and not result.improved
+    assert result.best_checkpoint_validation > result.base_validation["mean_rank"]  # training really did damage it
+    assert result.final_validation == result.base_validation
+    from sentence_transformers import SentenceTransformer
+
+    saved = SentenceTransformer(cfg.out, device="cpu")
+    assert saved.similarity_fn_name == "cosine"
+    assert np.allclose(saved.encode(TEXTS), _encode(minilm_path), atol=1e-6)
+    assert "this is the base model" in (Path(cfg.out) / "README.md").read_text()
+    # the same command again refuses to overwrite the finished run without --resume / --overwrite
+    with pytest.raises(ConfigError, match="--resume"):
+        train(cfg)
+    assert train(cfg.replace(resume=True)).selected == "base"  # resume of a finished run: nothing to do
+
+
+def _cli(cfg, *extra: str) -> list[str]:
+    corpus, summaries = cfg.corpus.source, cfg.summaries[0]
+    return ["train", "--corpus", corpus, "--summaries", summaries, "--base-model", cfg.base_model, "--out", cfg.out,
+            "--max-seq-length", "48", "--batch-size", "4", "--validation-papers", "10", "--logging-steps", "1", *extra]
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
+            "PYTHONUNBUFFERED": "1"}
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_from_its_last_checkpoint(tiny_config, tmp_path):
+    args = [sys.executable, "-m", "semcse", *_cli(tiny_config, "--max-steps", "10", "--eval-steps", "2")]
+    log1 = tmp_path / "first.log"
+    with log1.open("w") as fh:
+        proc = subprocess.Popen(args, stdout=fh, stderr=subprocess.STDOUT, env=_env(), start_new_session=True)
+        checkpoints = Path(tiny_config.out) / "checkpoints"
+        deadline = time.time() + 240
+        while time.time() < deadline and proc.poll() is None:
+            if list(checkpoints.glob("checkpoint-*/trainer_state.json")):
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, "training finished before it could be killed:\n" + log1.read_text()[-3000:]
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert not (Path(tiny_config.out) / "semcse_train.json").exists()
+    done = sorted(int(p.parent.name.split("-")[1]) for p in checkpoints.glob("checkpoint-*/trainer_state.json"))
+    assert done and done[-1] < 10
+
+    again = subprocess.run(args, capture_output=True, text=True, env=_env(), timeout=600)
+    assert again.returncode == 2 and "--resume" in again.stderr  # no silent restart over an earlier run
+    resumed = subprocess.run(args + ["--resume"], capture_output=True, text=True, env=_env(), timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"resuming from {checkpoints / f'checkpoint-{done[-1]}'}" in resumed.stderr
+    logged_steps = [int(line.split("step ")[1].split("/")[0]) for line in resumed.stderr.splitlines() if " step " in line and "/10" in line]
+    assert logged_steps and min(logged_steps) > done[-1] and max(logged_steps) == 10  # continued, did not restart
+    metrics = json.loads((Path(tiny_config.out) / "semcse_train.json").read_text())
+    assert metrics["steps"] == 10
+    assert [h["step"] for h in metrics["log_history"] if "loss" in h] == list(range(1, 11))  # history of both runs
+
+
+@pytest.mark.slow
+def test_two_process_distributed_run(tiny_config):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        free_port = s.getsockname()[1]
+    args = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port}",
+            "-m", "semcse", *_cli(tiny_config, "--max-steps", "3", "--eval-steps", "2")]
+    proc = subprocess.run(args, capture_output=True, text=True, env=_env(), timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    out = Path(tiny_config.out)
+    metrics = json.loads((out / "semcse_train.json").read_text())
+    assert metrics["world_size"] == 2 and metrics["steps"] == 3
+    assert proc.stdout.count('"selected"') == 1  # one report, from the main process
+    from sentence_transformers import SentenceTransformer
+
+    assert SentenceTransformer(str(out), device="cpu").encode(TEXTS).shape == (3, 384)
+
+
+def test_cli_rejects_bad_inputs_with_clear_messages(tiny_config, tmp_path, data_root):
+    from typer.testing import CliRunner
+
+    from semcse.cli import _register, app
+
+    _register()
+    runner = CliRunner()
+
+    def run(*args: str):
+        result = runner.invoke(app, list(args))
+        return result.exit_code, result.output + (result.stderr if hasattr(result, "stderr") else "")
+
+    base = ["--base-model", tiny_config.base_model, "--out", str(tmp_path / "o")]
+    corpus, summaries = tiny_config.corpus.source, tiny_config.summaries[0]
+    # summaries of another corpus: CSAbstruct abstract ids against SciTLDR papers
+    other = tmp_path / "other.jsonl"
+    other.write_text("".join(json.dumps({"id": f"cs-{i}", "summaries": ["a summary"]}) + "\n" for i in range(5)))
+    code, text = run("train", "--corpus", corpus, "--summaries", str(other), *base)
+    assert code == 2 and "none of the 5 summarised paper ids occurs in the corpus" in text
+    # an empty corpus
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text(json.dumps({"paper_id": "x", "title": "t", "source": []}) + "\n")
+    code, text = run("train", "--corpus", str(empty), "--summaries", summaries, *base)
+    assert code == 2 and "no usable papers" in text
+    # a store with no summaries, and no summaries given
+    (tmp_path / "store" / "records").mkdir(parents=True)
+    (tmp_path / "store" / "records" / "main.jsonl").write_text("")
+    code, text = run("train", "--corpus", corpus, "--summaries", str(tmp_path / "store"), *base)
+    assert code == 2 and "no accepted summaries" in text
+    code, text = run("train", "--corpus", corpus, *base)
+    assert code == 2 and "--summaries is required" in text
+    code, text = run("train", "--corpus", corpus, "--summaries", summaries, *base, "--negatives", "hard")
+    assert code == 2 and "unknown negatives" in text
+    assert not (tmp_path / "o" / "checkpoints").exists()
+
+
+def test_plan_steps_and_resume_config_check(tiny_config, tmp_path):
+    assert trainer_module.plan_steps(tiny_config.replace(max_steps=None, epochs=2.0), 90, 1) == (24, 12, 2)
+    assert trainer_module.plan_steps(tiny_config.replace(max_steps=30), 90, 1) == (30, 12, 3)
+    out = Path(tiny_config.out)
+    out.mkdir(parents=True)
+    (out / "train_config.json").write_text(json.dumps(tiny_config.to_dict()))
+    with pytest.raises(ConfigError, match="learning_rate"):
+        trainer_module._prepare_out_dir(tiny_config.replace(resume=True, learning_rate=1e-3))
+    assert trainer_module._prepare_out_dir(tiny_config.replace(resume=True, logging_steps=5)) is None
+
+
+def test_every_train_config_field_is_a_cli_option():
+    import dataclasses
+
+    import typer.main
+
+    from semcse.cli import _register, app
+    from semcse.config import CorpusConfig, TrainConfig
+
+    _register()
+    command = next(c for c in typer.main.get_command(app).commands.values() if c.name == "train")
+    options = {opt for param in command.params for opt in param.opts}
+    corpus_options = {"source": "--corpus", "format": "--format"}
+    missing = [f.name for f in dataclasses.fields(TrainConfig) if f.name != "corpus" and f"--{f.name.replace('_', '-')}" not in options]
+    assert not missing, missing
+    used_corpus = {"source", "format", "split", "id_field", "title_field", "abstract_field", "title_from_first_sentence",
+                   "max_abstract_chars", "limit"}
+    for name in used_corpus:
+        assert corpus_options.get(name, f"--{name.replace('_', '-')}") in options, name
+    assert {f.name for f in dataclasses.fields(CorpusConfig)} >= used_corpus
+
+
+@pytest.mark.slow
+def test_nan_stops_training_with_a_clear_warning_and_keeps_the_base(tiny_config, caplog):
+    cfg = tiny_config.replace(learning_rate=1e4, warmup_ratio=0.0, max_steps=8, eval_steps=4, batch_size=4, max_seq_length=32)
+    result = train(cfg)
+    assert result.steps < 8  # stopped at the first non-finite log, not run to the end
+    assert any("non-finite" in w and "loss" in w for w in result.warnings)
+    assert "TRAINING HEALTH" in caplog.text
+    assert result.selected == "base" and result.final_validation == result.base_validation
