@@ -33,9 +33,10 @@ log = logging.getLogger(__name__)
 # Budget presets: "small" gives a result on a 2-core laptop in well under 30 minutes; "paper" is
 # the paper's setting (5 prompts x 3 samples for every paper, a full epoch, full pools).
 BUDGETS: dict[str, dict[str, Any]] = {
-    "small": dict(papers=60, prompts=3, samples=2, max_tokens=80, steps=60, batch_size=16, max_seq_length=128,
+    "small": dict(papers=100, prompts=2, samples=2, max_tokens=80, steps=40, batch_size=16, max_seq_length=128,
                   heldout_papers=200, pool_size=200,
-                  benchmark_tasks=("title-abstract", "summary-abstract", "abstract-segments", "clustering-medical")),
+                  benchmark_tasks=("title-abstract", "summary-abstract", "abstract-segments", "clustering-medical"),
+                  train=dict(validation_papers=0.2, eval_steps=10)),
     "medium": dict(papers=2000, prompts=5, samples=3, max_tokens=128, steps=2000, batch_size=32, max_seq_length=256,
                    heldout_papers=1000, pool_size=1000, benchmark_tasks=()),
     "paper": dict(papers=None, prompts=5, samples=3, max_tokens=128, steps=None, batch_size=32, max_seq_length=256,
@@ -79,8 +80,10 @@ def resolve(cfg: RunConfig) -> RunConfig:
         limit=knobs["papers"], sampling=cfg.summarize.sampling.replace(max_tokens=knobs["max_tokens"], seed=cfg.seed),
     )
     base = cfg.base_model or cfg.train.base_model or default_base_model()
+    defaults = TrainConfig()
+    preset_train = {k: v for k, v in preset.get("train", {}).items() if getattr(cfg.train, k) == getattr(defaults, k)}
     train = cfg.train.replace(
-        corpus=train_corpus, summaries=(str(out / "summaries"),), out=str(out / "model"), base_model=base, max_steps=knobs["steps"],
+        **preset_train, corpus=train_corpus, summaries=(str(out / "summaries"),), out=str(out / "model"), base_model=base, max_steps=knobs["steps"],
         batch_size=knobs["batch_size"], max_seq_length=knobs["max_seq_length"], resume=True, seed=cfg.seed,
     )
     evaluate = cfg.evaluate.replace(pool_size=knobs["pool_size"], seed=cfg.seed, max_seq_length=cfg.evaluate.max_seq_length)

@@ -14,6 +14,12 @@ app = typer.Typer(
 )
 
 
+def fail(message: str, code: int = 2) -> None:
+    """Print ``error: message`` in red on stderr and exit with ``code`` (2: bad input, 1: the job failed)."""
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
 @app.callback()
 def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging.")) -> None:
     if not verbose:  # model-loading bars of transformers / hub; our own progress stays

@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from semcse.cli import app
-from semcse.cli.summarize import _fail
+from semcse.cli import fail as _fail
 from semcse.config import CorpusConfig, EmbedConfig, SearchConfig
 
 

@@ -8,12 +8,10 @@ from typing import Optional
 import typer
 
 from semcse.cli import app
+from semcse.cli import fail as _fail
 from semcse.config import ConfigError, EvaluateConfig, load_config_file
 
 
-def _fail(message: str, code: int = 2) -> None:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code)
 
 
 @app.command("evaluate")

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from semcse.cli import app
-from semcse.cli.summarize import _fail
+from semcse.cli import fail as _fail
 
 
 @app.command("run")

@@ -10,15 +10,13 @@ from typing import Optional
 import typer
 
 from semcse.cli import app
+from semcse.cli import fail as _fail
 from semcse.config import ConfigError, CorpusConfig, SamplingConfig, SummarizeConfig
 
 summarize_app = typer.Typer(no_args_is_help=False, help="LLM summaries of a corpus into a resumable run directory.")
 app.add_typer(summarize_app, name="summarize")
 
 
-def _fail(message: str, code: int = 2) -> None:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code)
 
 
 def corpus_options(

@@ -10,14 +10,12 @@ from typing import Optional
 import typer
 
 from semcse.cli import app
+from semcse.cli import fail as _fail
 from semcse.config import ConfigError, CorpusConfig, TrainConfig
 
 _D = TrainConfig()
 
 
-def _fail(message: str, code: int = 2) -> None:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code)
 
 
 @app.command("train")
