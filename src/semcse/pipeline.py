@@ -300,7 +300,7 @@ def write_report(cfg: RunConfig, out: Path, split: dict, sstats: dict, tres, hel
         title = "Held-out papers of this corpus" if name == "heldout" else "Default benchmark"
         lines += ["", f"## {title}: base vs trained", "", _md(header, rows)]
         plots = sections[name].plots if sections[name] is not None else []
-        lines += [f"\n![{Path(p).stem}]({os.path.relpath(p, out)})" for p in plots]
+        lines += [f"\n![{Path(p).stem}](eval-{name}/{Path(p).name})" for p in plots]  # plots are named inside eval-<name>/
     if tres.warnings:
         lines += ["", "## Training warnings", ""] + [f"- {w}" for w in tres.warnings]
     if curve.exists():
