@@ -9,7 +9,6 @@ changes (file, row, reason) in a :class:`CorpusReport` instead of failing the wh
 from __future__ import annotations
 
 import csv
-import io
 import json
 import logging
 from collections import Counter
@@ -135,7 +134,8 @@ class _Undecodable(Exception):
     pass
 
 
-def _iter_jsonl(path: Path) -> Iterator[tuple[int, dict | Exception]]:
+def iter_jsonl(path: Path) -> Iterator[tuple[int, dict | Exception]]:
+    """(line number, object) per non-blank line; a bad line yields an exception instead of raising."""
     with path.open("rb") as fh:
         for lineno, raw in enumerate(fh, start=1):
             if not raw.strip():
@@ -221,11 +221,11 @@ def _open_source(cfg: CorpusConfig) -> tuple[str, Iterator[tuple[int, dict | Exc
         suffixes = [s.lower() for s in path.suffixes]
         fmt = cfg.format or (suffixes[-1].lstrip(".") if suffixes else "")
         if fmt in ("jsonl", "ndjson"):
-            return str(path), _iter_jsonl(path), None
+            return str(path), iter_jsonl(path), None
         if fmt == "json":
             # SciRepEval and friends ship both JSON arrays and JSON lines under .json
             head = path.open("rb").read(1).strip()
-            return str(path), (_iter_json_array(path) if head == b"[" or head == b"{" and _is_single_json(path) else _iter_jsonl(path)), None
+            return str(path), (_iter_json_array(path) if head == b"[" or head == b"{" and _is_single_json(path) else iter_jsonl(path)), None
         if fmt in ("csv", "tsv", "tab"):
             return str(path), _iter_delimited(path, "," if fmt == "csv" else "\t"), None
         if fmt in ("parquet", "pq"):
@@ -375,15 +375,8 @@ def load_corpus(cfg: CorpusConfig | str | Path, **overrides: Any) -> Corpus:
 def read_jsonl(path: str | Path) -> list[dict]:
     """Small helper: every JSON object of a JSONL file, with a clear error naming a bad line."""
     out = []
-    for row, record in _iter_jsonl(Path(path)):
+    for row, record in iter_jsonl(Path(path)):
         if isinstance(record, Exception):
             raise CorpusError(f"{path}:{row}: {record}")
         out.append(record)
     return out
-
-
-def dumps_jsonl(records: Iterable[dict]) -> str:
-    buf = io.StringIO()
-    for r in records:
-        buf.write(json.dumps(r, ensure_ascii=False) + "\n")
-    return buf.getvalue()

@@ -16,17 +16,16 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from semcse.config import EmbedConfig
 from semcse.corpus import Corpus, join_title_abstract, load_corpus
 from semcse.encode import Encoder, load_encoder
+from semcse.fileio import atomic_open, atomic_save_npy, atomic_write_json
 from semcse.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -99,7 +98,7 @@ def embed_corpus(cfg: EmbedConfig, corpus: Corpus | None = None, encoder: Encode
                 raise EmbedError(f"{out} holds an index of another corpus or setting ({key} differs); use a new --out")
         if old.get("model_info", {}).get("fingerprint") != manifest["model_info"]["fingerprint"]:
             raise EmbedError(f"{out} was built with another model ({old.get('model')}); use a new --out")
-    _write_json(mpath, {**manifest, "complete": False})
+    atomic_write_json(mpath, {**manifest, "complete": False})
 
     chunks = out / "chunks"
     chunks.mkdir(exist_ok=True)
@@ -114,29 +113,17 @@ def embed_corpus(cfg: EmbedConfig, corpus: Corpus | None = None, encoder: Encode
         for c in todo:
             part = texts[c * cfg.chunk_size : (c + 1) * cfg.chunk_size]
             arr = encoder.encode(part, batch_size=cfg.batch_size, progress=False)
-            _save_npy(chunks / f"{c:06d}.npy", arr.astype(np.float32, copy=False))
+            atomic_save_npy(chunks / f"{c:06d}.npy", arr.astype(np.float32, copy=False))
             encoded += len(part)
             bar.advance(len(part), papers=len(part))
     finally:
         bar.close()
     seconds = time.perf_counter() - t0
     full = np.concatenate([np.load(chunks / f"{c:06d}.npy") for c in range(n_chunks)]) if n_chunks else np.zeros((0, encoder.dim), np.float32)
-    _save_npy(out / "embeddings.npy", full)
+    atomic_save_npy(out / "embeddings.npy", full)
     _write_parquet(out / "embeddings.parquet", ids, [p.title for p in corpus], full)
-    _write_json(mpath, {**manifest, "complete": True, "encode_seconds": round(seconds, 3)})
+    atomic_write_json(mpath, {**manifest, "complete": True, "encode_seconds": round(seconds, 3)})
     return EmbedResult(out, len(ids), int(full.shape[1]) if full.size else encoder.dim, seconds, encoded)
-
-
-def _save_npy(path: Path, arr: np.ndarray) -> None:
-    tmp = path.with_suffix(f".tmp{os.getpid()}.npy")
-    np.save(tmp, arr, allow_pickle=False)
-    os.replace(tmp, path)
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _write_parquet(path: Path, ids: list[str], titles: list[str | None], vectors: np.ndarray) -> None:
@@ -146,6 +133,5 @@ def _write_parquet(path: Path, ids: list[str], titles: list[str | None], vectors
     dim = vectors.shape[1] if vectors.ndim == 2 else 0
     flat = pa.array(vectors.reshape(-1), type=pa.float32())
     table = pa.table({"id": ids, "title": titles, "vector": pa.FixedSizeListArray.from_arrays(flat, dim)})
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
+    with atomic_open(path, "wb") as fh:
+        pq.write_table(table, fh)

@@ -20,9 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +29,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from semcse.fileio import atomic_save_npy
 from semcse.progress import Progress
 from semcse.similarity import get_distance
 
@@ -223,7 +222,7 @@ class Encoder:
         if unique:
             self._remember(unique, new)
         if path is not None:
-            _atomic_save(path, arr)
+            atomic_save_npy(path, arr)
         return arr
 
     def _remember(self, texts: Sequence[str], arr: np.ndarray) -> None:
@@ -233,18 +232,6 @@ class Encoder:
             self._memo.clear()
         for t, row in zip(texts, arr):
             self._memo[t] = row
-
-
-def _atomic_save(path: Path, arr: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy.tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, arr, allow_pickle=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def parse_model_spec(spec: str) -> tuple[str, dict[str, str]]:

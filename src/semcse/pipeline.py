@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from semcse.config import ConfigError, CorpusConfig, EvaluateConfig, RunConfig, SummarizeConfig, TrainConfig, load_config_file
+from semcse.config import ConfigError, CorpusConfig, RunConfig, TrainConfig, load_config_file
 from semcse.corpus import Corpus, load_corpus
+from semcse.fileio import atomic_open, atomic_write_json, atomic_write_text
 from semcse.summaries.backends.openai_compat import stable_int
 
 log = logging.getLogger(__name__)
@@ -93,11 +94,8 @@ def resolve(cfg: RunConfig) -> RunConfig:
 def write_config(cfg: RunConfig, path: Path) -> None:
     import tomli_w
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("# effective semcse run configuration: `semcse run --config THIS_FILE` repeats the run\n"
-                   + tomli_w.dumps(cfg.to_dict()), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, "# effective semcse run configuration: `semcse run --config THIS_FILE` repeats the run\n"
+                      + tomli_w.dumps(cfg.to_dict()))
 
 
 def read_config(path: str | Path) -> RunConfig:
@@ -118,12 +116,10 @@ def split_corpus(corpus: Corpus, heldout: int, seed: int) -> tuple[list, list]:
 
 
 def _write_papers(path: Path, papers: list) -> None:
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
+    with atomic_open(path) as fh:
         for p in papers:
             fh.write(json.dumps({"id": p.id, "title": p.title, "abstract": p.sentences or p.abstract, "labels": p.labels},
                                 ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
 
 
 def heldout_benchmark(path: Path, heldout_file: Path, has_titles: bool, has_labels: bool, pool: int, seed: int) -> list[str]:
@@ -182,9 +178,7 @@ class _Stages:
         return result
 
     def _save(self) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.data, indent=2), encoding="utf-8")
-        os.replace(tmp, self.path)
+        atomic_write_json(self.path, self.data)
 
 
 def run(cfg: RunConfig) -> RunResult:

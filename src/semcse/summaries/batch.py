@@ -11,15 +11,17 @@ files of at most ``max_requests_per_file`` lines. Run them with ``vllm run-batch
 from __future__ import annotations
 
 import json
+from itertools import islice
 from pathlib import Path
 from typing import Iterable
 
 from semcse.config import SummarizeConfig
-from semcse.corpus import _iter_jsonl, load_corpus
+from semcse.corpus import iter_jsonl, load_corpus
+from semcse.fileio import atomic_write_json, atomic_write_text
 from semcse.summaries.backends.base import Request
 from semcse.summaries.backends.openai_compat import generation_from_response, request_body
 from semcse.summaries.clean import TextFilter
-from semcse.summaries.generate import _RunCounters, plan_jobs, select_papers, to_records
+from semcse.summaries.generate import RunCounters, plan_jobs, select_papers, to_records
 from semcse.summaries.prompts import load_prompt_set
 from semcse.summaries.store import SummaryStore
 
@@ -55,27 +57,19 @@ def write_batch_requests(cfg: SummarizeConfig, max_requests_per_file: int = 50_0
     batch_dir.mkdir(parents=True, exist_ok=True)
     for old in batch_dir.glob("requests-*.jsonl"):
         old.unlink()
+    lines = (
+        json.dumps({"custom_id": custom_id(job.paper_id, req.prompt_id, req.sample), "method": "POST",
+                    "url": "/v1/chat/completions", "body": request_body(cfg.server_model, req, cfg.sampling, job.paper_id)},
+                   ensure_ascii=False) + "\n"
+        for job in jobs for req in job.requests
+    )
     files: list[tuple[Path, int]] = []
-    fh, count = None, 0
-    try:
-        for job in jobs:
-            for req in job.requests:
-                if fh is None or count >= max_requests_per_file:
-                    if fh is not None:
-                        fh.close()
-                        files.append((path, count))
-                    path = batch_dir / f"requests-{len(files) + 1:04d}.jsonl"
-                    fh, count = path.open("w", encoding="utf-8"), 0
-                line = {"custom_id": custom_id(job.paper_id, req.prompt_id, req.sample), "method": "POST",
-                        "url": "/v1/chat/completions", "body": request_body(cfg.server_model, req, cfg.sampling, job.paper_id)}
-                fh.write(json.dumps(line, ensure_ascii=False) + "\n")
-                count += 1
-    finally:
-        if fh is not None:
-            fh.close()
-            files.append((path, count))
+    while chunk := list(islice(lines, max_requests_per_file)):
+        path = batch_dir / f"requests-{len(files) + 1:04d}.jsonl"
+        atomic_write_text(path, "".join(chunk))
+        files.append((path, len(chunk)))
     manifest = {"config": cfg.to_dict(), "files": [[str(p.name), n] for p, n in files]}
-    (run_dir / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    atomic_write_json(run_dir / MANIFEST, manifest)
     return files
 
 
@@ -94,13 +88,13 @@ def read_batch_results(run_dir: str | Path, result_files: Iterable[str | Path]) 
     params = {**cfg.sampling.to_dict(), "prompt_set": prompts.name, "task": cfg.task}
     store = SummaryStore(run_dir)
     done = store.keys()
-    counters = _RunCounters()
+    counters = RunCounters()
     stats = {"lines": 0, "imported": 0, "already_present": 0, "failed": 0, "failed_examples": [], "unknown": 0}
     with store.writer("batch") as writer:
         for path in map(Path, result_files):
             if not path.exists():
                 raise BatchError(f"batch result file not found: {path}")
-            for row, obj in _iter_jsonl(path):
+            for row, obj in iter_jsonl(path):
                 stats["lines"] += 1
                 if isinstance(obj, Exception):
                     raise BatchError(f"{path}:{row}: {obj}")

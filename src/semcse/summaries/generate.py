@@ -7,17 +7,17 @@ missing. ``--shard I/N`` keeps the papers whose stable id hash falls in shard I 
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import platform
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from semcse.config import ConfigError, SummarizeConfig
 from semcse.corpus import Corpus, Paper, load_corpus
+from semcse.fileio import atomic_write_json
 from semcse.progress import Progress
 from semcse.summaries.backends.base import Backend, BackendError, PaperJob, Request
 from semcse.summaries.backends.openai_compat import stable_int
@@ -99,7 +99,7 @@ class SummarizeResult:
 
 
 @dataclass
-class _RunCounters:
+class RunCounters:
     generated: int = 0
     tokens: int = 0
     prompt_tokens: int = 0
@@ -108,7 +108,7 @@ class _RunCounters:
 
 
 def to_records(paper: Paper, prompts: PromptSet, gens, model: str, params: dict, text_filter: TextFilter,
-               counters: _RunCounters, source: str = "llm") -> list[SummaryRecord]:
+               counters: RunCounters, source: str = "llm") -> list[SummaryRecord]:
     """Clean and filter a paper's generations into store records (rejections kept with a reason)."""
     instructions = {p.id: p.instruction for p in prompts.prompts}
     out = []
@@ -159,7 +159,7 @@ def summarize(cfg: SummarizeConfig, corpus: Corpus | None = None, backend: Backe
     already = expected - sum(len(j.requests) for j in jobs)
     params = {**cfg.sampling.to_dict(), "prompt_set": prompts.name, "task": cfg.task}
     text_filter = TextFilter(min_words=cfg.min_words if cfg.min_words is not None else prompts.min_words)
-    counters = _RunCounters()
+    counters = RunCounters()
     error: str | None = None
     model_name = None
     t0 = time.perf_counter()
@@ -190,7 +190,8 @@ def summarize(cfg: SummarizeConfig, corpus: Corpus | None = None, backend: Backe
             if own_backend and backend is not None:
                 backend.close()
     elapsed = time.perf_counter() - t0
-    final = [r for r in store.iter_all() if r.paper_id in by_id and r.prompt_id in {p.id for p in prompts.prompts} and r.sample < samples]
+    prompt_ids = {p.id for p in prompts.prompts}
+    final = [r for r in store.iter_all() if r.paper_id in by_id and r.prompt_id in prompt_ids and r.sample < samples]
     stats = {
         "run_dir": str(run_dir),
         "task": cfg.task,
@@ -215,7 +216,7 @@ def summarize(cfg: SummarizeConfig, corpus: Corpus | None = None, backend: Backe
         "store": {
             "records": len(final),
             "accepted": sum(r.status == "ok" for r in final),
-            "rejected_by_reason": _count(r.reason for r in final if r.status != "ok"),
+            "rejected_by_reason": dict(Counter(str(r.reason) for r in final if r.status != "ok")),
             "missing": expected - len(final),
         },
         "backend": cfg.backend,
@@ -227,22 +228,9 @@ def summarize(cfg: SummarizeConfig, corpus: Corpus | None = None, backend: Backe
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     stats_path = run_dir / (f"stats.{segment_name(shard)}.json" if shard else "stats.json")
-    _atomic_write_json(stats_path, stats)
+    atomic_write_json(stats_path, stats)
     return SummarizeResult(run_dir, stats, error, stats_path)
 
 
-def _count(items: Iterator[str | None]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for it in items:
-        out[str(it)] = out.get(str(it), 0) + 1
-    return out
-
-
-def _atomic_write_json(path: Path, data: Any) -> None:
-    tmp = path.with_suffix(path.suffix + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def _write_run_config(run_dir: Path, cfg: SummarizeConfig) -> None:
-    _atomic_write_json(run_dir / "summarize.config.json", cfg.to_dict())
+    atomic_write_json(run_dir / "summarize.config.json", cfg.to_dict())

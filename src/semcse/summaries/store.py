@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from semcse.fileio import atomic_write_text
+
 log = logging.getLogger(__name__)
 
 Key = tuple[str, str, int]
@@ -205,9 +207,7 @@ class SummaryStore:
         dicts = [json.loads(r.to_json()) for r in rows]
         path.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "jsonl":
-            tmp = path.with_suffix(path.suffix + ".tmp")
-            tmp.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in dicts), encoding="utf-8")
-            os.replace(tmp, path)
+            atomic_write_text(path, "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in dicts))
         elif fmt == "parquet":
             import pyarrow as pa
             import pyarrow.parquet as pq
@@ -227,7 +227,7 @@ class SummaryStore:
 
         A string instead of a list counts as one summary. Returns counts of imported and skipped rows.
         """
-        from semcse.corpus import _iter_jsonl  # same tolerant reader as corpora
+        from semcse.corpus import iter_jsonl  # same tolerant reader as corpora
 
         path = Path(path)
         if not path.exists():
@@ -235,7 +235,7 @@ class SummaryStore:
         done = self.keys()
         counts = {"rows": 0, "imported": 0, "skipped_rows": 0, "already_present": 0}
         batch: list[SummaryRecord] = []
-        for row, obj in _iter_jsonl(path):
+        for row, obj in iter_jsonl(path):
             counts["rows"] += 1
             if isinstance(obj, Exception):
                 log.warning("%s:%d: %s -> skipped", path, row, obj)

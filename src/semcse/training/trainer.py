@@ -28,7 +28,7 @@ from transformers.trainer_callback import PrinterCallback
 
 from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
 from semcse.config import ConfigError, TrainConfig
-from semcse.corpus import _iter_jsonl, load_corpus
+from semcse.corpus import iter_jsonl, load_corpus
 from semcse.similarity import get_distance
 from semcse.summaries.store import SummaryStore
 from semcse.training.examples import (
@@ -62,7 +62,7 @@ SUMMARY_TEXT_FIELDS = ("summaries", "target", "summary", "tldr", "texts")
 def _read_summary_jsonl(path: Path, id_field: str | None, text_field: str | None) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     skipped = 0
-    for row, obj in _iter_jsonl(path):
+    for row, obj in iter_jsonl(path):
         if isinstance(obj, Exception):
             log.warning("%s:%d: %s -> skipped", path, row, obj)
             skipped += 1

@@ -17,7 +17,6 @@ A paper that does not fit the context as a whole is processed in several waves o
 
 from __future__ import annotations
 
-import ctypes
 import importlib.util
 import logging
 import os
@@ -210,13 +209,16 @@ class LlamaCppBackend:
         while order:
             wave: list[int] = []
             prefix_budget = 0
+            p = len(rendered[order[0]])
+            own = 0  # tokens after the shared prefix plus generated tokens, over the wave
             for i in order:
-                cand = wave + [i]
-                p = _common_prefix_len([rendered[k] for k in cand])
-                cost = p + sum(len(rendered[k]) - p + sampling.max_tokens for k in cand)
-                if wave and (len(cand) > self.n_seq or cost > self.n_ctx):
+                p_new = min(p, _common_prefix_len([rendered[order[0]], rendered[i]]))
+                # shrinking the shared prefix moves (p - p_new) tokens into every member's own part
+                own_new = own + (p - p_new) * len(wave) + len(rendered[i]) - p_new + sampling.max_tokens
+                cost = p_new + own_new
+                if wave and (len(wave) + 1 > self.n_seq or cost > self.n_ctx):
                     break
-                wave, prefix_budget = cand, cost
+                wave, prefix_budget, p, own = wave + [i], cost, p_new, own_new
             if prefix_budget > self.n_ctx:  # a single request does not fit
                 i = wave[0]
                 r = job.requests[i]
