@@ -172,7 +172,8 @@ class TrainConfig(_Config):
     negatives: Literal["same-kind", "batch-all"] = "same-kind"
     anchors_per_paper: int | None = None  # summaries used as anchors per paper and epoch; default all
     validation_papers: float = 0.1  # a fraction (< 1) or a count (>= 1) of papers, held out by paper
-    max_validation_papers: int = 1000
+    max_validation_papers: int = 500  # cap on each validation pool (papers)
+    validation_fill: bool = True  # top up the title/halves pools with corpus papers that have no summaries
     seed: int = 42
     # objective
     loss: Literal["triplet", "infonce"] = "triplet"

@@ -37,7 +37,7 @@ BUDGETS: dict[str, dict[str, Any]] = {
     "small": dict(papers=100, prompts=2, samples=2, max_tokens=80, steps=40, batch_size=16, max_seq_length=128,
                   heldout_papers=200, pool_size=200,
                   benchmark_tasks=("title-abstract", "summary-abstract", "abstract-segments", "clustering-medical"),
-                  train=dict(validation_papers=0.2, eval_steps=10)),
+                  train=dict(validation_papers=0.2, eval_steps=10, max_validation_papers=200)),
     "medium": dict(papers=2000, prompts=5, samples=3, max_tokens=128, steps=2000, batch_size=32, max_seq_length=256,
                    heldout_papers=1000, pool_size=1000, benchmark_tasks=()),
     "paper": dict(papers=None, prompts=5, samples=3, max_tokens=128, steps=None, batch_size=32, max_seq_length=256,

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from semcse.config import CorpusConfig, TrainConfig
-from semcse.corpus import Paper
+from semcse.corpus import Paper, load_corpus
 from semcse.summaries.store import SummaryStore
 from semcse.training.examples import (
     ExampleBuilder, PositiveMix, TrainingDataError, TrainingPaper, mix_report, prepare_papers, split_by_paper,
-    triplet_columns,
+    triplet_columns, unsummarised_papers,
 )
 from semcse.training.trainer import load_summaries, prepare_data
 
@@ -127,6 +127,25 @@ def test_split_is_by_paper_fixed_and_without_leakage(scitldr_train: Path):
             assert data.builder.papers[t.paper].id in train_ids
             assert data.builder.papers[t.negative_paper].id in train_ids
             assert t.anchor not in val_texts and t.positive not in val_texts and t.negative not in val_texts
+
+
+def test_validation_is_topped_up_with_unsummarised_papers_never_trained_on(tmp_path: Path, scitldr_train: Path):
+    rows = [json.loads(line) for line in scitldr_train.open()][:60]
+    partial = tmp_path / "sixty.jsonl"  # summaries for the first 60 of the 200 corpus papers only
+    partial.write_text("".join(json.dumps({"paper_id": r["paper_id"], "summaries": r["target"]}) + "\n" for r in rows))
+    cfg = TrainConfig(corpus=CorpusConfig(source=str(scitldr_train), limit=200), summaries=(str(partial),),
+                      validation_papers=0.2, max_validation_papers=50, seed=3)
+    data = prepare_data(cfg)
+    assert data.report.validation_papers == 12 and data.report.validation_unsummarised == 38
+    assert len(data.validation_papers) == 50
+    summarised = {r["paper_id"] for r in rows}
+    train_ids = {p.id for p in data.train_papers}
+    extra = [p for p in data.validation_papers if not p.summaries]
+    assert len(extra) == 38 and all(p.id not in summarised and p.id not in train_ids for p in extra)
+    again = unsummarised_papers(load_corpus(scitldr_train, limit=200), load_summaries([str(partial)]), 38, seed=3)
+    assert [p.id for p in again] == [p.id for p in extra]  # fixed by the seed
+    assert "38 corpus papers without summaries" in " ".join(data.report.lines())
+    assert len(prepare_data(cfg.replace(validation_fill=False)).validation_papers) == 12
 
 
 def test_scitldr_targets_and_store_give_the_same_summaries(tmp_path: Path, scitldr_train: Path):

@@ -49,3 +49,21 @@ def test_validation_pairs_cover_three_tasks():
     assert tasks["summary-abstract"] == (["sum 0", "sum 1", "sum 2", "sum 3"], [p.abstract for p in papers])
     assert tasks["title-abstract"][0] == ["title 1", "title 2", "title 3"]
     assert tasks["abstract-halves"][0][0] == "s0a." and tasks["abstract-halves"][1][0] == "s0b. s0c."
+
+
+def test_primary_score_is_the_geometric_mean_of_task_mean_ranks():
+    tasks = {"a": (["q0", "q1"], ["c0", "c1"]), "b": (["r0", "r1"], ["d0", "d1"])}
+    # task a: both partners rank 1; task b: q "r0" finds d1 first (rank 2), "r1" rank 1 -> mean 1.5
+    vectors = {"q0": [0, 0], "q1": [9, 9], "c0": [0, 0], "c1": [9, 9],
+               "r0": [0, 0], "r1": [0.4, 0.4], "d0": [1, 1], "d1": [0.5, 0.5]}
+    metrics = PartnerRankEvaluator(tasks, EuclideanDistance(), name="v")(_LookupModel(vectors))
+    assert metrics["v_a_mean_rank"] == 1.0 and metrics["v_b_mean_rank"] == 1.5
+    assert metrics["v_mean_rank"] == pytest.approx((1.0 * 1.5) ** 0.5)
+
+
+def test_papers_without_summaries_serve_title_and_halves_only():
+    with_summaries = [TrainingPaper(f"p{i}", f"title {i}", f"a{i}. b{i}.", [f"a{i}.", f"b{i}."], [f"sum {i}"]) for i in range(2)]
+    without = [TrainingPaper(f"u{i}", f"utitle {i}", f"x{i}. y{i}.", [f"x{i}.", f"y{i}."], []) for i in range(3)]
+    tasks = validation_pairs(with_summaries + without)
+    assert tasks["summary-abstract"] == (["sum 0", "sum 1"], ["a0. b0.", "a1. b1."])
+    assert len(tasks["title-abstract"][0]) == 5 and len(tasks["abstract-halves"][0]) == 5

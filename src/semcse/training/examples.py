@@ -66,6 +66,7 @@ class DataReport:
     no_positive_kind: int = 0
     train_papers: int = 0
     validation_papers: int = 0
+    validation_unsummarised: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -77,7 +78,9 @@ class DataReport:
             f"fallbacks: {self.one_summary} papers with one summary, {self.no_title} without title, "
             f"{self.one_sentence} with a one-sentence abstract, {self.no_positive_kind} with none of the three kinds "
             "(positive = whole abstract)",
-            f"split by paper: {self.train_papers} train, {self.validation_papers} validation",
+            f"split by paper: {self.train_papers} train, {self.validation_papers} validation"
+            + (f" (+ {self.validation_unsummarised} corpus papers without summaries in the title-abstract and "
+               "abstract-halves validation pools)" if self.validation_unsummarised else ""),
         ]
 
 
@@ -135,6 +138,25 @@ def prepare_papers(corpus: Corpus | Sequence[Paper], summaries_by_paper: Mapping
         report.no_positive_kind += not tp.positive_kinds()
     report.papers_used = len(out)
     return out, report
+
+
+def unsummarised_papers(corpus: Corpus | Sequence[Paper], summaries_by_paper: Mapping[str, Sequence[str]],
+                        limit: int, seed: int) -> list[TrainingPaper]:
+    """Up to ``limit`` corpus papers that have no summaries, drawn with a fixed seed, for validation.
+
+    They are never trained on (training needs summaries as anchors), so they can enlarge the
+    title-abstract and abstract-halves validation pools at no risk of leakage.
+    """
+    papers = list(corpus.papers if isinstance(corpus, Corpus) else corpus)
+    candidates = sorted((p for p in papers if not any(str(t).strip() for t in summaries_by_paper.get(p.id, ()))),
+                        key=lambda p: p.id)
+    random.Random(f"unsummarised:{seed}").shuffle(candidates)
+    out = []
+    for p in candidates[:max(0, limit)]:
+        sentences = [s for s in (p.sentences or split_sentences(p.abstract)) if s.strip()] or [p.abstract]
+        out.append(TrainingPaper(id=p.id, title=(p.title or "").strip() or None, abstract=p.abstract,
+                                 sentences=sentences, summaries=[]))
+    return out
 
 
 def split_by_paper(papers: Sequence[TrainingPaper], validation: float, seed: int,

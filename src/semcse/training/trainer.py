@@ -33,7 +33,7 @@ from semcse.similarity import get_distance
 from semcse.summaries.store import SummaryStore
 from semcse.training.examples import (
     DataReport, ExampleBuilder, PositiveMix, TrainingDataError, TrainingPaper, mix_report, prepare_papers,
-    split_by_paper, triplet_columns,
+    split_by_paper, triplet_columns, unsummarised_papers,
 )
 from semcse.training.health import HealthMonitor
 from semcse.training.losses import SemCSEInfoNCELoss, SemCSETripletLoss
@@ -129,6 +129,10 @@ def prepare_data(cfg: TrainConfig) -> TrainingData:
     papers, report = prepare_papers(corpus, summaries, summaries_source=", ".join(cfg.summaries))
     train_papers, val_papers = split_by_paper(papers, cfg.validation_papers, cfg.seed, cfg.max_validation_papers)
     report.train_papers, report.validation_papers = len(train_papers), len(val_papers)
+    if cfg.validation_fill:
+        extra = unsummarised_papers(corpus, summaries, cfg.max_validation_papers - len(val_papers), cfg.seed)
+        report.validation_unsummarised = len(extra)
+        val_papers = val_papers + extra
     builder = ExampleBuilder(train_papers, PositiveMix(cfg.p_summary, cfg.p_title, cfg.p_sentence),
                              max_span_sentences=cfg.max_span_sentences, anchors_per_paper=cfg.anchors_per_paper, seed=cfg.seed)
     return TrainingData(train_papers, val_papers, builder, report, corpus.report.to_dict())

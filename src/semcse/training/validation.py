@@ -2,7 +2,10 @@
 
 Three matching tasks on the held-out papers (METHOD.md 5): a summary ranks all abstracts, a title
 ranks all abstracts, and the first half of an abstract ranks all second halves. The primary score
-is the mean of the tasks' mean ranks (lower is better), with the model's training distance.
+is the geometric mean of the tasks' mean ranks (lower is better), with the model's training distance:
+a task whose ranks are larger by nature (abstract halves) does not outweigh the others, and a 10%
+change counts the same in every task. Validation papers without summaries (corpus papers that
+were never summarised, so never trained on) serve the title and halves tasks only.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ VALIDATION_TASKS = ("summary-abstract", "title-abstract", "abstract-halves")
 def validation_pairs(papers: Sequence[TrainingPaper]) -> dict[str, tuple[list[str], list[str]]]:
     """(queries, partners) per task; partner i belongs to query i. Tasks with < 2 pairs are left out."""
     tasks: dict[str, tuple[list[str], list[str]]] = {
-        "summary-abstract": ([p.summaries[0] for p in papers], [p.abstract for p in papers]),
+        "summary-abstract": ([p.summaries[0] for p in papers if p.summaries], [p.abstract for p in papers if p.summaries]),
         "title-abstract": ([p.title for p in papers if p.title], [p.abstract for p in papers if p.title]),
     }
     halves = [(p.sentences[: len(p.sentences) // 2], p.sentences[len(p.sentences) // 2:]) for p in papers if len(p.sentences) >= 2]
@@ -37,7 +40,7 @@ class PartnerRankEvaluator(SentenceEvaluator):
     """Mean rank (1-based, lower is better), MRR and recall@1 of each query's partner in its pool.
 
     ``tasks`` maps a task name to (queries, partners). Returns a dict with ``{name}_{task}_mean_rank``
-    etc. and the primary ``{name}_mean_rank`` (the mean over tasks).
+    etc. and the primary ``{name}_mean_rank``: the geometric mean over tasks of their mean ranks.
     """
 
     def __init__(self, tasks: dict[str, tuple[list[str], list[str]]], distance: Any, name: str = "validation",
@@ -73,8 +76,8 @@ class PartnerRankEvaluator(SentenceEvaluator):
             metrics[f"{task}_mrr"] = float((1.0 / ranks).mean())
             metrics[f"{task}_recall@1"] = float((ranks == 1).mean())
             task_means.append(float(ranks.mean()))
-        metrics["mean_rank"] = float(np.mean(task_means))
-        log.info("validation (step %s): mean rank %.3f (%s) in %.1fs", steps, metrics["mean_rank"],
+        metrics["mean_rank"] = float(np.exp(np.mean(np.log(task_means))))
+        log.info("validation (step %s): mean rank %.3f (geometric mean over tasks; %s) in %.1fs", steps, metrics["mean_rank"],
                  ", ".join(f"{t} {metrics[f'{t}_mean_rank']:.2f}/{n}" for t, n in self.pool_sizes.items()),
                  time.perf_counter() - start)
         metrics = self.prefix_name_to_metrics(metrics, self.name)
