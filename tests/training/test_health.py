@@ -14,7 +14,7 @@ def _rec(loss, d_ap, d_an, norm=1.0, violating=0.5):
 def test_healthy_run_gives_no_warning():
     monitor = HealthMonitor(margin=0.5)
     for step, (d_ap, d_an) in enumerate([(0.9, 1.2), (0.8, 1.25), (0.7, 1.3), (0.6, 1.35), (0.55, 1.4)], start=1):
-        assert monitor.check(_rec(0.3, d_ap, d_an), step) == []
+        assert monitor.check(_rec(0.3, d_ap, d_an, violating=0.2), step) == []
     assert not monitor.warnings and not monitor.saw_nan
 
 
@@ -32,6 +32,21 @@ def test_collapse_distances_shrinking_and_loss_at_margin(caplog):
     warnings = [w for step, (loss, d_ap, d_an) in enumerate(history, start=1) for w in monitor.check(_rec(loss, d_ap, d_an), step)]
     assert len(warnings) == 1 and "COLLAPSE" in warnings[0] and "margin" in warnings[0]
     assert "TRAINING HEALTH" in caplog.text
+
+
+def test_unreachable_margin_on_unit_normalised_embeddings():
+    # what margin 0.5 did to all-MiniLM-L6-v2: d(a,n) climbs towards sqrt(2), half the triplets still violate
+    history = [(0.90, 1.30, 0.87), (0.93, 1.33, 0.68), (0.92, 1.36, 0.59), (0.94, 1.37, 0.52), (0.94, 1.38, 0.57)]
+    monitor = HealthMonitor(margin=0.5)
+    warnings = [w for step, (d_ap, d_an, v) in enumerate(history, 1) for w in monitor.check(_rec(0.13, d_ap, d_an, violating=v), step)]
+    assert len(warnings) == 1 and "margin 0.5 looks unreachable" in warnings[0] and "--margin" in warnings[0]
+    # the same distances with few violations (margin 0.2), or without unit norms, or without a margin: no warning
+    for margin, norm, violating in ((0.2, 1.0, 0.2), (0.5, 7.5, 0.6), (None, 1.0, 0.6)):
+        monitor = HealthMonitor(margin=margin)
+        assert not [w for step, (d_ap, d_an, _) in enumerate(history, 1)
+                    for w in monitor.check(_rec(0.1, d_ap, d_an, norm=norm, violating=violating), step)]
+    cosine = HealthMonitor(margin=0.5, distance="cosine")  # cosine distance: unrelated texts sit near 1
+    assert [w for step, v in enumerate((0.8, 0.7, 0.6, 0.6), 1) for w in cosine.check(_rec(0.2, 0.6, 0.95, violating=v), step)]
 
 
 def test_norm_blowup():

@@ -131,12 +131,17 @@ def test_killed_run_resumes_from_its_last_checkpoint(tiny_config, tmp_path):
 
 
 @pytest.mark.slow
-def test_two_process_distributed_run(tiny_config):
+@pytest.mark.parametrize("launcher", ["torchrun", "accelerate"])
+def test_two_process_distributed_run(tiny_config, launcher):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         free_port = s.getsockname()[1]
-    args = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port}",
-            "-m", "semcse", *_cli(tiny_config, "--max-steps", "3", "--eval-steps", "2")]
+    if launcher == "torchrun":
+        launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port}"]
+    else:  # accelerate's own launcher, forced onto 2 CPU processes (gloo)
+        launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--cpu", "--num_processes=2",
+                  "--num_machines=1", "--mixed_precision=no", "--dynamo_backend=no", f"--main_process_port={free_port}"]
+    args = [*launch, "-m", "semcse", *_cli(tiny_config, "--max-steps", "3", "--eval-steps", "2")]
     proc = subprocess.run(args, capture_output=True, text=True, env=_env(), timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
     out = Path(tiny_config.out)

@@ -104,7 +104,7 @@ def train_cmd(
     base, final = result.base_validation["mean_rank"], result.final_validation["mean_rank"]
     verdict = (f"selected {result.selected}" if result.improved
                else "no checkpoint beat the base model: saved the base model unchanged")
-    typer.echo(f"validation mean rank: base {base:.3f} -> final {final:.3f} ({verdict})", err=True)
+    typer.echo(f"validation score (geometric mean of the tasks' mean ranks): base {base:.3f} -> final {final:.3f} ({verdict})", err=True)
     for warning in result.warnings:
         typer.secho(f"health warning: {warning}", fg=typer.colors.YELLOW, err=True)
     typer.echo(json.dumps({"out": str(result.out), "selected": result.selected, "steps": result.steps,

@@ -23,7 +23,7 @@ def semcse_section(metrics: dict[str, Any]) -> str:
     tasks = sorted({k[: -len("_mean_rank")] for k in base if k.endswith("_mean_rank") and k != "mean_rank"})
     rows = [f"| {t} | {val.get('pool_sizes', {}).get(t, '')} | {base.get(f'{t}_mean_rank', float('nan')):.3f} | "
             f"{final.get(f'{t}_mean_rank', float('nan')):.3f} |" for t in tasks]
-    rows.append(f"| **mean** | | {base.get('mean_rank', float('nan')):.3f} | {final.get('mean_rank', float('nan')):.3f} |")
+    rows.append(f"| **geometric mean over tasks** (selection score) | | {base.get('mean_rank', float('nan')):.3f} | {final.get('mean_rank', float('nan')):.3f} |")
     selected = metrics.get("selected")
     choice = ("No checkpoint beat the untrained base model on validation, so **this is the base model** "
               "(unchanged weights)." if selected == "base" else f"Selected checkpoint: `{selected}` (best validation score).")
@@ -39,7 +39,9 @@ def semcse_section(metrics: dict[str, Any]) -> str:
         f"- Similarity: **{metrics.get('similarity')}**, recorded in the model, so `model.similarity` compares embeddings as in training",
         f"- Loss: {loss.get('name')} ({', '.join(f'{k}={v}' for k, v in loss.items() if k != 'name')})",
         f"- Data: {data.get('papers_used')} papers with {data.get('summaries')} summaries "
-        f"({data.get('train_papers')} train / {data.get('validation_papers')} validation, split by paper); "
+        f"({data.get('train_papers')} train / {data.get('validation_papers')} validation, split by paper"
+        + (f"; {data['validation_unsummarised']} unsummarised corpus papers in the title/halves validation pools"
+           if data.get("validation_unsummarised") else "") + "); "
         f"{metrics.get('examples_per_epoch')} triplets per epoch",
         f"- Positive mix realised: {mix.get('realised')} (requested {mix.get('requested')})",
         f"- Hyperparameters: {', '.join(f'{k}={v}' for k, v in hyper.items())}; {metrics.get('steps')} steps",

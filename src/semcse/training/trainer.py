@@ -396,7 +396,7 @@ def plot_curve(history: list[dict[str, Any]], base_score: float | None, path: Pa
         axes[2].plot([h["step"] for h in evals], [h[PRIMARY_METRIC] for h in evals], marker="o", label="model")
     if base_score is not None:
         axes[2].axhline(base_score, color="grey", linestyle="--", label="base model")
-    axes[2].set_title("validation mean rank (lower is better)")
+    axes[2].set_title("validation: geometric mean of task mean ranks (lower is better)", fontsize=10)
     for ax in axes:
         ax.set_xlabel("step")
         if ax.get_legend_handles_labels()[0]:
@@ -478,7 +478,7 @@ def train(cfg: TrainConfig) -> TrainResult:
                                      batch_size=max(cfg.batch_size, 32))
     processing = set_pad_to_multiple_of(model, GPU_PAD_MULTIPLE if torch.cuda.is_available() else None)
     loss = make_loss(cfg, model)
-    monitor = HealthMonitor(margin=cfg.margin if cfg.loss == "triplet" else None)
+    monitor = HealthMonitor(margin=cfg.margin if cfg.loss == "triplet" else None, distance=distance.name)
     timer = _StepTimer()
     trainer = SemCSETrainer(model=model, args=args, train_dataset=train_dataset, loss=loss, evaluator=evaluator,
                             callbacks=[timer], health=monitor, show_progress=cfg.progress)
