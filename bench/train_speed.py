@@ -6,9 +6,9 @@
 Both train the same model on the same (anchor, positive, negative) triplets (drawn by semcse from
 SciTLDR train: title / abstract-span / human TLDR), with the same batch size, optimizer and
 precision, for a fixed number of steps, each in its own process so peak memory is its own:
-(a) semcse: SemCSETrainer + SemCSETripletLoss (Euclidean, margin 0.5, L2) + batches grouped by
+(a) semcse: SemCSETrainer + SemCSETripletLoss (Euclidean, margin 0.2, L2) + batches grouped by
     positive kind and length;
-(b) plain: SentenceTransformerTrainer + sentence-transformers' TripletLoss (Euclidean, margin 0.5),
+(b) plain: SentenceTransformerTrainer + sentence-transformers' TripletLoss (Euclidean, margin 0.2),
     default random batches.
 Prints triplets/s (over the timed steps, the first 2 are warm-up), peak memory (GPU: max allocated;
 CPU: peak RSS of the process) and the ratios. Target: speed ratio >= 1.0 at no more memory.
@@ -111,12 +111,12 @@ def _run_variant(variant: str, args: argparse.Namespace) -> dict:
         cfg = cfg.replace(group_by_kind=variant == "semcse")
         train_args = training_arguments(cfg, args.steps, block_size=rows, **common)
         dataset = Dataset.from_dict(columns)
-        loss = SemCSETripletLoss(model, EuclideanDistance(), margin=0.5, l2_weight=1e-3)
+        loss = SemCSETripletLoss(model, EuclideanDistance(), margin=0.2, l2_weight=1e-3)
         trainer = SemCSETrainer(model=model, args=train_args, train_dataset=dataset, loss=loss, callbacks=[timer], show_progress=False)
     elif variant == "plain-grouped":  # sentence-transformers' loss and trainer with semcse's batches
         train_args = training_arguments(cfg, args.steps, block_size=rows, **common)
         dataset = Dataset.from_dict(columns)
-        loss = TripletLoss(model, distance_metric=TripletDistanceMetric.EUCLIDEAN, triplet_margin=0.5)
+        loss = TripletLoss(model, distance_metric=TripletDistanceMetric.EUCLIDEAN, triplet_margin=0.2)
         trainer = SentenceTransformerTrainer(model=model, args=train_args, train_dataset=dataset, loss=loss, callbacks=[timer])
     else:
         train_args = SentenceTransformerTrainingArguments(
@@ -124,7 +124,7 @@ def _run_variant(variant: str, args: argparse.Namespace) -> dict:
             weight_decay=cfg.weight_decay, logging_steps=10**6, report_to="none", disable_tqdm=True,
             dataloader_pin_memory=cuda, **_precision(cfg), **{k: v for k, v in common.items() if k != "metric_for_best_model"})
         dataset = Dataset.from_dict({k: columns[k] for k in ("anchor", "positive", "negative")})
-        loss = TripletLoss(model, distance_metric=TripletDistanceMetric.EUCLIDEAN, triplet_margin=0.5)
+        loss = TripletLoss(model, distance_metric=TripletDistanceMetric.EUCLIDEAN, triplet_margin=0.2)
         trainer = SentenceTransformerTrainer(model=model, args=train_args, train_dataset=dataset, loss=loss, callbacks=[timer])
     if cuda:
         torch.cuda.reset_peak_memory_stats()

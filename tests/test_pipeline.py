@@ -25,6 +25,8 @@ def test_config_roundtrip_through_toml(tmp_path):
     assert back == eff
     assert back.papers == 12 and back.steps == BUDGETS["small"]["steps"]  # explicit value kept, preset filled in
     assert back.summarize.sampling.temperature == 0.9 and back.summarize.limit == 12 and back.train.max_steps == back.steps
+    # training reads the whole split: unsummarised papers top up its validation pools (capped by the budget)
+    assert back.summarize.corpus.limit == 12 and back.train.corpus.limit is None and back.train.max_validation_papers == 200
     assert resolve(back) == back  # resolving again changes nothing: the file repeats the run exactly
 
 

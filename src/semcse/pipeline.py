@@ -84,7 +84,8 @@ def resolve(cfg: RunConfig) -> RunConfig:
     defaults = TrainConfig()
     preset_train = {k: v for k, v in preset.get("train", {}).items() if getattr(cfg.train, k) == getattr(defaults, k)}
     train = cfg.train.replace(
-        **preset_train, corpus=train_corpus, summaries=(str(out / "summaries"),), out=str(out / "model"), base_model=base, max_steps=knobs["steps"],
+        # the whole training split: only summarised papers are trained on, the others top up the validation pools
+        **preset_train, corpus=train_corpus.replace(limit=None), summaries=(str(out / "summaries"),), out=str(out / "model"), base_model=base, max_steps=knobs["steps"],
         batch_size=knobs["batch_size"], max_seq_length=knobs["max_seq_length"], resume=True, seed=cfg.seed,
     )
     evaluate = cfg.evaluate.replace(pool_size=knobs["pool_size"], seed=cfg.seed, max_seq_length=cfg.evaluate.max_seq_length)

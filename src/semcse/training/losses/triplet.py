@@ -35,7 +35,7 @@ class SemCSETripletLoss(nn.Module):
     the parts); records d(a,p), d(a,n), the violating share and the norm in ``self.health``.
     """
 
-    def __init__(self, model: nn.Module, distance: Any = None, margin: float = 0.5, l2_weight: float = 1e-3,
+    def __init__(self, model: nn.Module, distance: Any = None, margin: float = 0.2, l2_weight: float = 1e-3,
                  in_batch_negatives: bool = False) -> None:
         super().__init__()
         self.model = model
