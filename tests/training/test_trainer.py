@@ -65,7 +65,7 @@ def test_trained_checkpoint_is_saved_loadable_with_similarity_and_card(tiny_conf
     assert (out / "training_curve.png").stat().st_size > 10_000
     card = (out / "README.md").read_text()
     for needle in ("## SemCSE training", minilm_path, "SemCSETripletLoss", "margin=0.2", "learning_rate=2e-05",
-                   "30 train / 10 validation", "| **mean** |", result.selected, "euclidean"):
+                   "30 train / 10 validation", "| **geometric mean over tasks** (selection score) |", result.selected, "euclidean"):
         assert needle in card, needle
 
 
