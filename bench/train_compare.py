@@ -23,6 +23,7 @@ import sys
 import time
 from dataclasses import fields
 from pathlib import Path
+from statistics import geometric_mean
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
@@ -109,11 +110,8 @@ def main() -> None:
     base = results["base"]["scores"]
 
     def row(label: str, scores: dict) -> str:
-        geo = 1.0
-        for t in names:
-            geo *= scores[t]
         cells = [f"{scores[t]:.3f} ({100 * (scores[t] / base[t] - 1):+.1f}%)" for t in names]
-        return f"| {label} | " + " | ".join(cells) + f" | {geo ** (1 / len(names)):.3f} |"
+        return f"| {label} | " + " | ".join(cells) + f" | {geometric_mean(scores[t] for t in names):.3f} |"
 
     for name, entry in results.items():
         if name == "base":

@@ -95,6 +95,13 @@ def _dedupe(texts: Iterable[str]) -> list[str]:
     return out
 
 
+def _training_paper(paper: Paper, summaries: list[str]) -> TrainingPaper:
+    """A corpus paper with its (deduplicated) summaries, a cleaned title and its abstract's sentences."""
+    sentences = [s for s in (paper.sentences or split_sentences(paper.abstract)) if s.strip()] or [paper.abstract]
+    return TrainingPaper(id=paper.id, title=(paper.title or "").strip() or None, abstract=paper.abstract,
+                         sentences=sentences, summaries=summaries)
+
+
 def prepare_papers(corpus: Corpus | Sequence[Paper], summaries_by_paper: Mapping[str, Sequence[str]],
                    summaries_source: str = "summaries") -> tuple[list[TrainingPaper], DataReport]:
     """Match corpus papers with their summaries; papers without summaries are left out.
@@ -127,14 +134,12 @@ def prepare_papers(corpus: Corpus | Sequence[Paper], summaries_by_paper: Mapping
         if not texts:
             report.corpus_without_summaries += 1
             continue
-        sentences = [s for s in (p.sentences or split_sentences(p.abstract)) if s.strip()] or [p.abstract]
-        tp = TrainingPaper(id=p.id, title=(p.title or "").strip() or None, abstract=p.abstract, sentences=sentences,
-                           summaries=texts)
+        tp = _training_paper(p, texts)
         out.append(tp)
         report.summaries += len(texts)
         report.one_summary += len(texts) < 2
         report.no_title += tp.title is None
-        report.one_sentence += len(sentences) < 2
+        report.one_sentence += len(tp.sentences) < 2
         report.no_positive_kind += not tp.positive_kinds()
     report.papers_used = len(out)
     return out, report
@@ -148,15 +153,9 @@ def unsummarised_papers(corpus: Corpus | Sequence[Paper], summaries_by_paper: Ma
     title-abstract and abstract-halves validation pools at no risk of leakage.
     """
     papers = list(corpus.papers if isinstance(corpus, Corpus) else corpus)
-    candidates = sorted((p for p in papers if not any(str(t).strip() for t in summaries_by_paper.get(p.id, ()))),
-                        key=lambda p: p.id)
+    candidates = sorted((p for p in papers if not _dedupe(summaries_by_paper.get(p.id, ()))), key=lambda p: p.id)
     random.Random(f"unsummarised:{seed}").shuffle(candidates)
-    out = []
-    for p in candidates[:max(0, limit)]:
-        sentences = [s for s in (p.sentences or split_sentences(p.abstract)) if s.strip()] or [p.abstract]
-        out.append(TrainingPaper(id=p.id, title=(p.title or "").strip() or None, abstract=p.abstract,
-                                 sentences=sentences, summaries=[]))
-    return out
+    return [_training_paper(p, []) for p in candidates[:max(0, limit)]]
 
 
 def split_by_paper(papers: Sequence[TrainingPaper], validation: float, seed: int,

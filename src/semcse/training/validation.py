@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from statistics import geometric_mean
 from typing import Any, Sequence
 
 import numpy as np
@@ -76,7 +77,7 @@ class PartnerRankEvaluator(SentenceEvaluator):
             metrics[f"{task}_mrr"] = float((1.0 / ranks).mean())
             metrics[f"{task}_recall@1"] = float((ranks == 1).mean())
             task_means.append(float(ranks.mean()))
-        metrics["mean_rank"] = float(np.exp(np.mean(np.log(task_means))))
+        metrics["mean_rank"] = geometric_mean(task_means)
         log.info("validation (step %s): mean rank %.3f (geometric mean over tasks; %s) in %.1fs", steps, metrics["mean_rank"],
                  ", ".join(f"{t} {metrics[f'{t}_mean_rank']:.2f}/{n}" for t, n in self.pool_sizes.items()),
                  time.perf_counter() - start)
