@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -45,3 +48,29 @@ def free_port() -> int:
 
 
 SEMCSE = [sys.executable, "-m", "semcse"]
+
+
+def wait_for(proc: subprocess.Popen, done: Callable[[], bool], timeout: float, what: str, stderr_path: Path | None = None) -> None:
+    """Poll ``done()`` until true; fail at once (with the child's stderr) if ``proc`` exits first."""
+    deadline = time.time() + timeout
+    while not done():
+        code = proc.poll()
+        if code is not None:
+            err = stderr_path.read_text(errors="replace")[-3000:] if stderr_path and stderr_path.exists() else ""
+            pytest.fail(f"child exited with {code} before {what}:\n{err}")
+        if time.time() > deadline:
+            proc.kill()
+            pytest.fail(f"no {what} within {timeout:.0f} s")
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def llama_engine() -> dict:
+    """Guard for tests that run llama.cpp in process: the doctor's decode check, in a child
+    process first, so a build that crashes this CPU fails these tests instead of the whole run."""
+    from semcse.system.doctor import check_llama_decode
+
+    check = check_llama_decode(timeout=300)
+    if check.verdict != "ok":
+        pytest.fail(f"llama.cpp does not work here: {check.detail}; fix: {check.fix}")
+    return check.data

@@ -8,7 +8,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import SEMCSE
+from conftest import SEMCSE, wait_for
 from semcse.config import CorpusConfig, EmbedConfig
 from semcse.corpus import load_corpus
 from semcse.embed import EmbedError, embed_corpus
@@ -83,10 +83,10 @@ def test_kill_9_mid_embed_then_resume(tmp_path, data_root, minilm_path):
     out = tmp_path / "k"
     args = SEMCSE + ["embed", "--model", minilm_path, "--corpus", str(data_root / "scitldr" / "dev.jsonl"), "--limit", "120",
                      "--out", str(out), "--chunk-size", "20", "--no-progress"]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while time.time() < deadline and len(list((out / "chunks").glob("0*.npy"))) < 2:
-        time.sleep(0.1)
+    log = tmp_path / "stderr.txt"
+    with log.open("w") as err:
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=err)
+    wait_for(proc, lambda: len(list((out / "chunks").glob("0*.npy"))) >= 2, 300, "2 chunks", log)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     done = len(list((out / "chunks").glob("0*.npy")))

@@ -1,3 +1,4 @@
 from semcse.cli import main
 
-main()
+if __name__ == "__main__":  # guarded: spawned child processes import this module too
+    main()

@@ -9,7 +9,7 @@ import subprocess
 import time
 from collections import Counter
 
-from conftest import SEMCSE
+from conftest import SEMCSE, wait_for
 from semcse.config import CorpusConfig, SamplingConfig, SummarizeConfig
 from semcse.summaries import SummaryStore, summarize
 from semcse.summaries.generate import in_shard, parse_shard
@@ -42,11 +42,11 @@ def test_cli_run_then_rerun_does_nothing(tmp_path, data_root):
 def test_kill_9_then_resume_has_every_record_exactly_once(tmp_path, data_root):
     out = tmp_path / "run"
     args = ["--corpus", str(data_root / "scitldr" / "dev.jsonl"), "--limit", "8", "--out", str(out), *SMALL]
-    proc = subprocess.Popen(SEMCSE + ["summarize", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = tmp_path / "stderr.txt"
+    with log.open("w") as err:
+        proc = subprocess.Popen(SEMCSE + ["summarize", *args], stdout=subprocess.DEVNULL, stderr=err)
     seg = out / "records" / "main.jsonl"
-    deadline = time.time() + 300
-    while time.time() < deadline and (not seg.exists() or seg.read_bytes().count(b"\n") < 8):
-        time.sleep(0.2)
+    wait_for(proc, lambda: seg.exists() and seg.read_bytes().count(b"\n") >= 8, 300, "8 records", log)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     done_before = seg.read_bytes().count(b"\n")

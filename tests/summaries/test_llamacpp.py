@@ -13,7 +13,7 @@ from semcse.summaries.prompts import load_prompt_set
 
 
 @pytest.fixture(scope="module")
-def backend():
+def backend(llama_engine):
     b = LlamaCppBackend(n_parallel=6)
     yield b
     b.close()
@@ -50,7 +50,7 @@ def test_stop_string_and_greedy(backend, job):
     assert " " not in g.text.strip() and g.finish_reason == "stop"
 
 
-def test_context_too_small_marks_request_as_error(job):
+def test_context_too_small_marks_request_as_error(job, llama_engine):
     b = LlamaCppBackend(n_ctx=128, n_parallel=2)
     try:
         gens = b.generate_paper(job, SamplingConfig(max_tokens=16))

@@ -33,6 +33,8 @@ class LocalServer:
         )
         deadline = time.time() + 120
         while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"llama_cpp.server exited with {self.proc.returncode} before it answered")
             try:
                 urllib.request.urlopen(self.url + "/models", timeout=2).read()
                 return
@@ -89,13 +91,14 @@ def test_server_stopped_mid_run_keeps_progress_and_resumes(tmp_path, data_root, 
     args = ["summarize", "--corpus", str(data_root / "scitldr" / "dev.jsonl"), "--limit", "12", "--out", str(out),
             "--backend", "openai", "--base-url", srv.url, "--max-prompts", "1", "--samples", "2", "--max-tokens", "24",
             "--concurrency", "1", "--max-retries", "1", "--request-timeout", "20", "--no-progress"]
-    proc = subprocess.Popen(SEMCSE + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = tmp_path / "stderr.txt"
+    with log.open("w") as errfile:
+        proc = subprocess.Popen(SEMCSE + args, stdout=subprocess.DEVNULL, stderr=errfile, text=True)
     seg = out / "records" / "main.jsonl"
-    deadline = time.time() + 300
-    while time.time() < deadline and (not seg.exists() or seg.read_bytes().count(b"\n") < 4):
-        time.sleep(0.1)
+    wait_for(proc, lambda: seg.exists() and seg.read_bytes().count(b"\n") >= 4, 300, "4 records", log)
     srv.stop()
-    _, err = proc.communicate(timeout=300)
+    proc.wait(timeout=300)
+    err = log.read_text()
     kept = SummaryStore(out).keys()
     assert proc.returncode == 1, err
     assert "rerun the same command to continue" in err and 4 <= len(kept) < 24

@@ -36,6 +36,7 @@ def _register() -> None:
     from semcse.cli import evaluate  # noqa: F401
     from semcse.cli import embed  # noqa: F401  (embed and search)
     from semcse.cli import run  # noqa: F401
+    from semcse.cli import doctor  # noqa: F401
 
 
 def main() -> None:

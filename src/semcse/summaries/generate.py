@@ -73,10 +73,12 @@ def plan_jobs(papers: list[Paper], prompts: PromptSet, samples: int, done: set) 
 def make_backend(cfg: SummarizeConfig) -> Backend:
     """Build the configured backend (loads the model / checks the server)."""
     if cfg.backend == "llamacpp":
+        from semcse.summaries.backends.isolated import IsolatedBackend
         from semcse.summaries.backends.llamacpp import LlamaCppBackend
 
-        return LlamaCppBackend(cfg.model, n_ctx=cfg.n_ctx, n_threads=cfg.n_threads, n_gpu_layers=cfg.n_gpu_layers,
-                               n_parallel=max(1, (cfg.samples or 3)))
+        # in a child process: a native crash (SIGILL on a CPU the build does not fit) is reported
+        return IsolatedBackend(LlamaCppBackend, what="the llama.cpp engine", model=cfg.model, n_ctx=cfg.n_ctx,
+                               n_threads=cfg.n_threads, n_gpu_layers=cfg.n_gpu_layers, n_parallel=max(1, (cfg.samples or 3)))
     if cfg.backend == "openai":
         from semcse.summaries.backends.openai_compat import OpenAICompatBackend
 

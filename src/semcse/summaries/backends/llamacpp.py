@@ -191,6 +191,46 @@ class LlamaCppBackend:
     def _piece_text(self, tokens: list[int]) -> str:
         return self.model.detokenize(tokens, special=False).decode("utf-8", errors="replace")
 
+    # ---- self-test (semcse doctor) ---------------------------------------------------------------
+
+    def self_test(self, prompt_tokens: int = 300, gen_tokens: int = 16) -> dict:
+        """Decode a prompt of at least ``prompt_tokens`` tokens, then greedily generate exactly
+        ``gen_tokens`` more (end-of-text ignored): the matrix kernels a real summary uses."""
+        import time
+
+        sentence = ("We study contrastive sentence embeddings for scientific abstracts, where summaries "
+                    "written by a language model of the same paper serve as positives. ")
+        text = sentence
+        while len(self.tokenize(text)) < prompt_tokens:
+            text += sentence
+        toks = self.tokenize(self.render([{"role": "user", "content": text + "Summarize this in one sentence."}]))
+        if len(toks) + gen_tokens > self.n_ctx:
+            raise BackendError(f"self-test needs {len(toks) + gen_tokens} tokens; n_ctx={self.n_ctx}")
+        ll = self.ll
+        ll.llama_memory_clear(ll.llama_get_memory(self._ctx), True)
+        t0 = time.perf_counter()
+        for start in range(0, len(toks), self.n_batch):
+            chunk = range(start, min(len(toks), start + self.n_batch))
+            self._decode([(toks[i], i, [0], i == len(toks) - 1) for i in chunk])
+        t_prompt = time.perf_counter() - t0
+        sampler = ll.llama_sampler_chain_init(ll.llama_sampler_chain_default_params())
+        ll.llama_sampler_chain_add(sampler, ll.llama_sampler_init_greedy())
+        out: list[int] = []
+        try:
+            idx, pos = -1, len(toks)
+            for _ in range(gen_tokens):
+                tok = ll.llama_sampler_sample(sampler, self._ctx, idx)
+                out.append(tok)
+                self._decode([(tok, pos, [0], True)])
+                idx, pos = 0, pos + 1
+        finally:
+            ll.llama_sampler_free(sampler)
+        t_total = time.perf_counter() - t0
+        return {"prompt_tokens": len(toks), "generated_tokens": len(out),
+                "prompt_tokens_per_s": round(len(toks) / t_prompt, 1) if t_prompt > 0 else None,
+                "generated_tokens_per_s": round(len(out) / (t_total - t_prompt), 1) if t_total > t_prompt else None,
+                "text": self._piece_text(out), "model": self.model_name}
+
     # ---- generation ----------------------------------------------------------------------------
 
     def run(self, jobs: Iterable[PaperJob], sampling: SamplingConfig) -> Iterator[tuple[PaperJob, list[Generation]]]:
