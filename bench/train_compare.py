@@ -1,16 +1,21 @@
-"""Train several SemCSE variants on the same data and compare them with the base model.
+"""Train SemCSE variants over several seeds and compare them with the base model on unseen papers.
 
     .venv/bin/python bench/train_compare.py --corpus ../shared/data/scitldr/train.jsonl \\
-        --summaries ../shared/data/scitldr/train.jsonl --summaries /tmp/llm300 \\
-        --steps 300 --out /tmp/compare \\
-        --variant triplet-m0.5:loss=triplet,margin=0.5 --variant infonce:loss=infonce,negatives=batch-all
+        --summaries ../shared/data/scitldr/train.jsonl --steps 240 --seeds 0,1,2 --out /tmp/compare \\
+        --variant default: --variant infonce:loss=infonce
 
-Every variant starts from the same base model, sees the same triplets (same seed) for the same
-number of steps and is scored with ``bench/train_quality.py``'s development tasks (SciTLDR dev
-title->abstract and TLDR->abstract, CSAbstruct dev halves; none of these papers is trained on).
-Two models per variant are scored: the one ``semcse train`` selected on validation (what a user
-gets; may be the base model) and the last checkpoint (what training itself did). Prints a table
-and writes ``<out>/compare.json``. A finished variant is not trained again on a rerun.
+Every variant starts from the same base model and trains ``--steps`` steps per seed (the seed sets
+the train/validation split, the triplets and the initialisation of the run). Each run keeps every
+checkpoint, so three models per run are scored on the development tasks of
+``bench/train_quality.py`` (in-domain: SciTLDR dev title->abstract and TLDR->abstract, CSAbstruct
+dev halves; cross-domain: medical abstracts title->abstract, halves, kNN label error; none of these
+papers is trained on):
+  selected   what ``semcse train`` hands over (Pareto-safe selection, weight interpolation);
+  old-rule   the candidate the previous rule took: lowest geometric mean of the validation mean
+             ranks over the base and every checkpoint, no per-task check;
+  last       the last checkpoint (what training itself did).
+Prints per-task mean and [min, max] over seeds, with the change vs the base, and writes
+``<out>/compare.json``. A finished (variant, seed) run is reused on a rerun.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from statistics import geometric_mean
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 
-from train_quality import DATA, dev_tasks, evaluate  # noqa: E402
+from train_quality import DATA, dev_tasks, evaluate, medical_tasks  # noqa: E402
 
 
 def parse_variant(spec: str) -> tuple[str, dict]:
@@ -54,14 +59,18 @@ def main() -> None:
     ap.add_argument("--corpus", required=True)
     ap.add_argument("--summaries", action="append", required=True)
     ap.add_argument("--base-model", default=None, help="default: the offline all-MiniLM-L6-v2")
-    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--steps", type=int, default=240)
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--max-seq-length", type=int, default=128)
     ap.add_argument("--eval-steps", type=int, default=None)
-    ap.add_argument("--max-validation-papers", type=int, default=300)
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--precision", default="fp32")
+    ap.add_argument("--no-cross-domain", action="store_true", help="skip the medical tasks")
     ap.add_argument("--variant", action="append", required=True, help="NAME:key=value,... (TrainConfig fields)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--data", default=str(DATA))
+    ap.add_argument("--deadline-s", type=float, default=None, help="start no new run after this many seconds")
+    ap.add_argument("--interpolations", default="", help="also score (1-a)*base + a*last checkpoint for these a, e.g. 0.5")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -72,54 +81,105 @@ def main() -> None:
     from semcse.pipeline import default_base_model
     from semcse.training import train
 
+    t_start = time.perf_counter()
     base_model = args.base_model or default_base_model()
     common = TrainConfig(corpus=CorpusConfig(source=args.corpus), summaries=tuple(args.summaries), base_model=base_model,
                          max_steps=args.steps, batch_size=args.batch_size, max_seq_length=args.max_seq_length,
-                         eval_steps=args.eval_steps or max(1, args.steps // 4), max_validation_papers=args.max_validation_papers,
+                         eval_steps=args.eval_steps or max(1, args.steps // 8), precision=args.precision,
                          save_total_limit=None, resume=True, progress=False)
     out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     tasks = dev_tasks(Path(args.data))
+    if not args.no_cross_domain:
+        tasks.update(medical_tasks(Path(args.data)))
     pools = {name: len(q) for name, (q, _) in tasks.items()}
-    previous = json.loads((out / "compare.json").read_text()).get("results", {}) if (out / "compare.json").exists() else {}
+    saved = out / "compare.json"
+    previous = json.loads(saved.read_text()).get("results", {}) if saved.exists() else {}
     results: dict[str, dict] = {"base": previous.get("base") or {"scores": evaluate(base_model, tasks, args.max_seq_length)}}
     print(f"base: {results['base']['scores']}", flush=True)
+    seeds = [int(x) for x in args.seeds.split(",")]
     for spec in args.variant:
         name, overrides = parse_variant(spec)
-        if previous.get(name, {}).get("overrides") == overrides:  # trained and scored by an earlier invocation
-            results[name] = previous[name]
-            continue
-        cfg = common.replace(out=str(out / name), **overrides)
-        start = time.perf_counter()
-        result = train(cfg)
-        checkpoints = sorted((out / name / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
-        entry = {"overrides": overrides, "selected": result.selected, "train_s": round(time.perf_counter() - start, 1),
-                 "validation_base": result.base_validation, "validation_final": result.final_validation,
-                 "scores": evaluate(str(out / name), tasks, args.max_seq_length)}
-        if checkpoints:
-            entry["last_checkpoint"] = checkpoints[-1].name
-            entry["last_scores"] = evaluate(str(checkpoints[-1]), tasks, args.max_seq_length)
-        results[name] = entry
-        print(f"{name}: selected {entry['selected']} {entry['scores']}; last {entry.get('last_scores')}", flush=True)
-        (out / "compare.json").write_text(json.dumps({"pools": pools, "steps": args.steps, "batch_size": args.batch_size,
-                                                      "results": {**previous, **results}}, indent=2))
+        runs = results.setdefault(name, {"overrides": overrides, "runs": {}})["runs"]
+        for seed in seeds:
+            old = previous.get(name, {}).get("runs", {}).get(str(seed))
+            if old and previous[name].get("overrides") == overrides:
+                runs[str(seed)] = old
+                continue
+            if args.deadline_s and time.perf_counter() - t_start > args.deadline_s:
+                print(f"deadline: {name} seed {seed} not run", flush=True)
+                continue
+            run_dir = out / f"{name}-seed{seed}"
+            start = time.perf_counter()
+            result = train(common.replace(out=str(run_dir), seed=seed, **overrides))
+            runs[str(seed)] = score_run(run_dir, result, tasks, args.max_seq_length, time.perf_counter() - start,
+                                        results["base"]["scores"])
+            for alpha in [float(a) for a in args.interpolations.split(",") if a]:
+                runs[str(seed)]["scores"][f"wise-{alpha:g}"] = score_interpolation(run_dir, result, alpha, tasks, args.max_seq_length)
+            print(f"{name} seed {seed}: selected {result.selected}; old rule {runs[str(seed)]['old_rule']}", flush=True)
+            saved.write_text(json.dumps({"pools": pools, "steps": args.steps, "batch_size": args.batch_size,
+                                         "results": results}, indent=2))
+    saved.write_text(json.dumps({"pools": pools, "steps": args.steps, "batch_size": args.batch_size, "results": results}, indent=2))
+    print(table(results, list(tasks), pools, args))
 
-    names = list(tasks)
-    print(f"\n{args.steps} steps x {args.batch_size}; mean rank of the partner, lower is better; pools {pools}")
-    print("| model | " + " | ".join(names) + " | geometric mean |")
-    print("|" + "---|" * (len(names) + 2))
+
+def score_run(run_dir: Path, result, tasks: dict, max_seq_length: int, seconds: float, base_scores: dict) -> dict:
+    """Dev scores of the selected model, the old rule's pick and the last checkpoint of one run."""
+    candidates = result.metrics["selection"]["candidates"]
+    scored = [c for c in candidates if not c["name"].startswith("interpolation")]
+    old_rule = min(scored, key=lambda c: c["validation"]["mean_rank"])["name"]  # lowest all-task geometric mean
+    checkpoints = sorted((run_dir / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+    entry = {"selected": result.selected, "old_rule": old_rule, "train_s": round(seconds, 1),
+             "candidates": [{k: c[k] for k in ("name", "score", "eligible", "blocked_by")} for c in candidates],
+             "scores": {"selected": evaluate(str(run_dir), tasks, max_seq_length)}}
+    if old_rule == "base":
+        entry["scores"]["old-rule"] = base_scores
+    else:
+        entry["scores"]["old-rule"] = evaluate(str(run_dir / "checkpoints" / old_rule), tasks, max_seq_length)
+    if checkpoints:
+        entry["last_checkpoint"] = checkpoints[-1].name
+        entry["scores"]["last"] = evaluate(str(checkpoints[-1]), tasks, max_seq_length)
+    return entry
+
+
+def score_interpolation(run_dir: Path, result, alpha: float, tasks: dict, max_seq_length: int) -> dict:
+    """Dev scores of (1 - alpha) * base + alpha * last checkpoint (WiSE-FT), whatever validation says."""
+    from semcse.config import TrainConfig
+    from semcse.similarity import get_distance
+    from semcse.training.trainer import _interpolated_model, complete_checkpoints
+
+    cfg = TrainConfig.from_dict(result.metrics["config"])
+    last = complete_checkpoints(run_dir)[-1]
+    target = run_dir / f"wise-{alpha:g}"
+    _interpolated_model(cfg, last, alpha, get_distance(result.metrics["similarity"])).save(str(target))
+    return evaluate(str(target), tasks, max_seq_length)
+
+
+def table(results: dict, names: list[str], pools: dict, args) -> str:
+    """Markdown: per task, mean over seeds [min, max] and the mean's change vs the base."""
     base = results["base"]["scores"]
-
-    def row(label: str, scores: dict) -> str:
-        cells = [f"{scores[t]:.3f} ({100 * (scores[t] / base[t] - 1):+.1f}%)" for t in names]
-        return f"| {label} | " + " | ".join(cells) + f" | {geometric_mean(scores[t] for t in names):.3f} |"
-
+    lines = [f"{args.steps} steps x {args.batch_size}, seeds {args.seeds}; lower is better; pools {pools}",
+             "| model | " + " | ".join(names) + " | geometric mean |", "|" + "---|" * (len(names) + 2),
+             "| base | " + " | ".join(f"{base[t]:.3f}" for t in names) + f" | {geometric_mean(base[t] for t in names):.3f} |"]
     for name, entry in results.items():
         if name == "base":
-            print(row("base", entry["scores"]))
             continue
-        print(row(f"{name} (selected: {entry['selected']})", entry["scores"]))
-        if "last_scores" in entry:
-            print(row(f"{name} ({entry['last_checkpoint']})", entry["last_scores"]))
+        picks_seen = list(dict.fromkeys(p for r in entry["runs"].values() for p in r["scores"]))
+        for pick in picks_seen:
+            per_seed = [r["scores"][pick] for r in entry["runs"].values() if pick in r["scores"]]
+            if not per_seed:
+                continue
+            cells = []
+            for t in names:
+                vals = [s[t] for s in per_seed]
+                mean = sum(vals) / len(vals)
+                cells.append(f"{mean:.3f} ({100 * (mean / base[t] - 1):+.1f}%) [{min(vals):.3f}, {max(vals):.3f}]")
+            geo = [geometric_mean(s[t] for t in names) for s in per_seed]
+            picks = (", ".join(r["selected" if pick == "selected" else "old_rule"] for r in entry["runs"].values())
+                     if pick in ("selected", "old-rule") else pick)
+            lines.append(f"| {name} {pick} ({picks}) | " + " | ".join(cells) +
+                         f" | {sum(geo) / len(geo):.3f} [{min(geo):.3f}, {max(geo):.3f}] |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ each model uses its own recorded similarity, via ``semcse.similarity.partner_ran
   scitldr-dev title->abstract    (618 papers)
   scitldr-dev tldr->abstract     (first human TLDR of each paper)
   csabstruct-dev halves          (first half of an abstract ranks all second halves; 295 abstracts)
+and, cross-domain (``medical_tasks``), on the first 1,000 medical abstracts: title->abstract,
+abstract halves and kNN label error (1 - share of the 10 nearest with the same condition label).
 None of these papers is in the training data (SciTLDR *train*).
 """
 
@@ -26,6 +28,7 @@ DATA = Path(os.environ.get("SEMCSE_DATA", REPO.parent / "shared" / "data"))
 
 
 def dev_tasks(data: Path) -> dict[str, tuple[list[str], list[str]]]:
+    """In-domain (CS) development tasks: (queries, partners) per task."""
     scitldr = [json.loads(line) for line in (data / "scitldr" / "dev.jsonl").open()]
     abstracts = [" ".join(r["source"]) for r in scitldr]
     csab = [json.loads(line) for line in (data / "csabstruct" / "dev.jsonl").open()]
@@ -37,18 +40,46 @@ def dev_tasks(data: Path) -> dict[str, tuple[list[str], list[str]]]:
     }
 
 
+def medical_tasks(data: Path, papers: int = 1000) -> dict[str, tuple[list, list]]:
+    """Cross-domain (PubMed) tasks on the first ``papers`` medical abstracts (title = first sentence):
+    title->abstract, abstract halves, and kNN label error (as (texts, labels); 1 - agreement, k = 10)."""
+    import csv
+
+    from semcse.sentences import split_sentences
+
+    with (data / "medical_abstracts" / "medical_tc_test.csv").open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))[:papers]
+    split = [(split_sentences(r["medical_abstract"]), r["condition_label"]) for r in rows]
+    split = [(s, label) for s, label in split if len(s) >= 3]
+    bodies = [s[1:] for s, _ in split]
+    return {
+        "medical title->abstract": ([s[0] for s, _ in split], [" ".join(b) for b in bodies]),
+        "medical halves": ([" ".join(b[: len(b) // 2]) for b in bodies], [" ".join(b[len(b) // 2:]) for b in bodies]),
+        "medical kNN label error": ([" ".join(s) for s, _ in split], [label for _, label in split]),
+    }
+
+
+def is_label_task(name: str) -> bool:
+    return "kNN" in name
+
+
 def evaluate(path: str, tasks: dict, max_seq_length: int) -> dict[str, float]:
+    """Mean partner rank per matching task, 1 - kNN label agreement per label task (all: lower is better)."""
     from sentence_transformers import SentenceTransformer
+    from semcse.evaluation.metrics import knn_label_agreement
     from semcse.similarity import get_distance, partner_ranks
 
-    model = SentenceTransformer(path, device=None)
+    model = SentenceTransformer(path, device=None).float()  # fp32 for every model, whatever its stored dtype
     model.max_seq_length = max_seq_length
     distance = get_distance(model.similarity_fn_name or "cosine")
-    texts = sorted({t for q, c in tasks.values() for t in (*q, *c)}, key=len)
+    texts = sorted({t for name, (q, c) in tasks.items() for t in (q if is_label_task(name) else (*q, *c))}, key=len)
     vectors = model.encode(texts, batch_size=64, convert_to_numpy=True)
     index = {t: i for i, t in enumerate(texts)}
     out = {}
     for name, (queries, partners) in tasks.items():
+        if is_label_task(name):
+            out[name] = 1.0 - knn_label_agreement(vectors[[index[t] for t in queries]], partners, distance, k=10)
+            continue
         ranks = partner_ranks(vectors[[index[t] for t in queries]], vectors[[index[t] for t in partners]], distance)
         out[name] = float(np.mean(ranks))
     return out

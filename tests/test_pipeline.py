@@ -8,6 +8,7 @@ import signal
 import subprocess
 import time
 
+import numpy as np
 import pytest
 
 from conftest import SEMCSE
@@ -81,8 +82,41 @@ def test_kill_at_each_stage_then_resume(tmp_path, data_root):
     assert set(held) == {"title-abstract", "abstract-segments"} and held["title-abstract"]["pool"] == "30"
     md = (out / "report.md").read_text()
     assert "base vs trained" in md and "Stage times" in md
+    guard = report["result"]
+    assert {r["task"] for r in guard["tasks"]} == {"title-abstract", "abstract-segments"}
+    assert guard["result_model"] in (str(out / "model"), report["config"]["base_model"])
+    assert md.splitlines()[2] == f"**{guard['sentence']}**"  # the verdict is the report's first line
     assert read_config(out / "config.toml").papers == 6
     from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(str(out / "model"))
     assert model.encode(["a sentence"]).shape[1] == 384
+
+
+def _result(task, model, per_query, higher=False):
+    from semcse.evaluation.run import TaskResult
+
+    q = np.asarray(per_query, dtype=float)
+    return TaskResult(task=task, type="matching", group="semantic", model=model, similarity="cosine",
+                      metric="knn_agreement" if higher else "mean_rank", score=float(q.mean()), higher_is_better=higher,
+                      metrics={}, pool_size=len(q), seed=0, data=[], per_query=q)
+
+
+def test_heldout_guard_hands_over_the_base_when_a_task_is_worse():
+    from types import SimpleNamespace
+
+    from semcse.pipeline import heldout_guard
+
+    rng = np.random.default_rng(0)
+    ranks = rng.integers(1, 30, size=300)
+    agree = rng.uniform(0.2, 0.9, size=300)
+    ok = SimpleNamespace(results=[_result("title", "base", ranks), _result("title", "trained", np.maximum(1, ranks - 2)),
+                                  _result("clusters", "base", agree, True), _result("clusters", "trained", agree + 0.01, True)])
+    verdict = heldout_guard(ok, "runs/x/model", "base-id")
+    assert verdict["result_model"] == "runs/x/model" and not verdict["worse_tasks"] and len(verdict["tasks"]) == 2
+    bad = SimpleNamespace(results=ok.results[:2] + [_result("clusters", "base", agree, True),
+                                                    _result("clusters", "trained", agree - 0.1, True)])
+    verdict = heldout_guard(bad, "runs/x/model", "base-id")
+    assert verdict["result_model"] == "base-id" and verdict["worse_tasks"] == ["clusters"]
+    assert "worse than the base on held-out clusters" in verdict["sentence"] and "`base-id`" in verdict["sentence"]
+    assert json.loads(json.dumps(verdict))["worse_tasks"] == ["clusters"]  # written to report.json as it is

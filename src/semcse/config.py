@@ -172,9 +172,15 @@ class TrainConfig(_Config):
     negatives: Literal["same-kind", "batch-all"] = "same-kind"
     anchors_per_paper: int | None = None  # summaries used as anchors per paper and epoch; default all
     validation_papers: float = 0.1  # a fraction (< 1) or a count (>= 1) of papers, held out by paper
-    max_validation_papers: int = 500  # cap on each validation pool (papers)
+    max_validation_papers: int = 1000  # cap on each validation pool (papers)
     validation_fill: bool = True  # top up the title/halves pools with corpus papers that have no summaries
     seed: int = 42
+    # selection (training/selection.py): never worse than the base on a validation task beyond its interval
+    selection_confidence: float = 0.9  # two-sided level of the paired bootstrap interval per task
+    min_vote_pool: int = 200  # smaller validation pools block a clearly worse model but do not vote
+    # WiSE-FT: hand over (1-a)*base + a*last checkpoint when it is eligible and beats the base on validation;
+    # None = the validation-selected checkpoint (measured: 0.5 keeps the in-domain gains, loses less elsewhere)
+    interpolation: float | None = 0.5
     # objective
     loss: Literal["triplet", "infonce"] = "triplet"
     similarity: Literal["euclidean", "cosine"] | None = None  # default: euclidean (triplet), cosine (infonce)

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from semcse.config import ConfigError, CorpusConfig, RunConfig, TrainConfig, load_config_file
 from semcse.corpus import Corpus, load_corpus
 from semcse.fileio import atomic_open, atomic_write_json, atomic_write_text
@@ -232,8 +234,46 @@ def run(cfg: RunConfig) -> RunResult:
         tasks = () if cfg.benchmark_tasks == (_ALL,) else cfg.benchmark_tasks
         bench_eval = stages.run("evaluate-benchmark", evaluate, cfg.evaluate.replace(
             out=str(out / "eval-benchmark"), benchmark=cfg.evaluate.benchmark, tasks=tasks, **eval_common))
-    report = write_report(cfg, out, split, sres.stats, tres, held_eval, bench_eval, stages.data)
+    guard = heldout_guard(held_eval, trained_path=str(out / "model"), base_model=cfg.base_model, seed=cfg.seed)
+    report = write_report(cfg, out, split, sres.stats, tres, held_eval, bench_eval, stages.data, guard)
     return RunResult(out, stages.data, report)
+
+
+# ---- never hand over a worse model ---------------------------------------------------------------
+
+
+def heldout_guard(held_eval, trained_path: str, base_model: str, confidence: float = 0.9, seed: int = 0) -> dict[str, Any]:
+    """Trained vs base on every held-out task, with a paired bootstrap interval over the task's queries.
+
+    If the trained model is worse than the base on any task beyond its interval, the run's result
+    is the base model. Returns the per-task comparisons, ``result_model`` and one ``sentence``.
+    """
+    from semcse.training.selection import paired_change_interval
+
+    by = {(r.task, r.model): r for r in held_eval.results}
+    rows, worse = [], []
+    for task in dict.fromkeys(r.task for r in held_eval.results):
+        b, t = by.get((task, "base")), by.get((task, "trained"))
+        if b is None or t is None or b.per_query is None or t.per_query is None or len(b.per_query) != len(t.per_query):
+            continue
+        if not np.mean(b.per_query):
+            continue
+        change, low, high = paired_change_interval(b.per_query, t.per_query, confidence, seed=seed)
+        is_worse = high < 0 if b.higher_is_better else low > 0
+        rows.append({"task": task, "metric": b.metric, "pool": b.pool_size, "base": b.score, "trained": t.score,
+                     "change": change, "low": low, "high": high, "higher_is_better": b.higher_is_better, "worse": is_worse})
+        if is_worse:
+            worse.append(task)
+    if worse:
+        sentence = (f"The trained model is worse than the base on held-out {', '.join(worse)} beyond the "
+                    f"{confidence:.0%} interval, so this run's result is the base model `{base_model}` "
+                    f"(the trained one stays in `{trained_path}` for inspection).")
+        result = base_model
+    else:
+        sentence = (f"The trained model `{trained_path}` is this run's result: no held-out task is worse than the base "
+                    f"beyond its {confidence:.0%} interval ({len(rows)} task(s) compared).")
+        result = trained_path
+    return {"result_model": result, "worse_tasks": worse, "confidence": confidence, "tasks": rows, "sentence": sentence}
 
 
 # ---- report ------------------------------------------------------------------------------------
@@ -263,7 +303,8 @@ def _md(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def write_report(cfg: RunConfig, out: Path, split: dict, sstats: dict, tres, held_eval, bench_eval, stage_times: dict) -> dict:
+def write_report(cfg: RunConfig, out: Path, split: dict, sstats: dict, tres, held_eval, bench_eval, stage_times: dict,
+                 guard: dict | None = None) -> dict:
     """Write ``report.md`` and ``report.json`` for a finished run; returns the JSON data."""
     sections = {"heldout": held_eval, "benchmark": bench_eval}
     tables = {k: _table(v) for k, v in sections.items() if v is not None}
@@ -278,10 +319,13 @@ def write_report(cfg: RunConfig, out: Path, split: dict, sstats: dict, tres, hel
         "evaluation": {k: [dict(zip(h, r)) for r in rows] for k, (h, rows) in tables.items()},
         "evaluation_files": {k: str(v.files.get("json", "")) if v is not None else None for k, v in sections.items()},
         "stages": stage_times,
+        "result": guard,
     }
     curve = out / "model" / "training_curve.png"
-    lines = [
-        "# semcse run report", "",
+    lines = ["# semcse run report", ""]
+    if guard:
+        lines += [f"**{guard['sentence']}**", ""]
+    lines += [
         f"- corpus: `{cfg.corpus.source}` ({split['train_papers']} training papers, {split['heldout_papers']} held out)",
         f"- budget: {cfg.budget}: {cfg.papers} papers x {cfg.prompts} prompts x {cfg.samples} samples, {cfg.steps} steps of batch {cfg.batch_size}",
         f"- summarizer: {sstats.get('model')} ({sstats['store']['accepted']} accepted summaries, "
@@ -294,6 +338,12 @@ def write_report(cfg: RunConfig, out: Path, split: dict, sstats: dict, tres, hel
     for name, (header, rows) in tables.items():
         title = "Held-out papers of this corpus" if name == "heldout" else "Default benchmark"
         lines += ["", f"## {title}: base vs trained", "", _md(header, rows)]
+        if name == "heldout" and guard and guard["tasks"]:
+            lines += ["", f"Trained vs base per held-out task: relative change of the mean with a paired bootstrap "
+                      f"{guard['confidence']:.0%} interval over the task's queries.", "",
+                      _md(["task", "pool", "change", "interval", "verdict"],
+                          [[r["task"], str(r["pool"]), f"{100 * r['change']:+.1f}%", f"[{100 * r['low']:+.1f}%, {100 * r['high']:+.1f}%]",
+                            "worse" if r["worse"] else "not worse"] for r in guard["tasks"]])]
         plots = sections[name].plots if sections[name] is not None else []
         lines += [f"\n![{Path(p).stem}](eval-{name}/{Path(p).name})" for p in plots]  # plots are named inside eval-<name>/
     if tres.warnings:

@@ -31,20 +31,27 @@ def _encode(path: str | Path) -> np.ndarray:
 
 @pytest.mark.slow
 def test_trained_checkpoint_is_saved_loadable_with_similarity_and_card(tiny_config, monkeypatch, minilm_path):
-    # make the untrained base look bad on validation, so the selection must take a trained checkpoint
+    # make the untrained base look bad on validation (its ranks + 100), so every checkpoint is better and eligible
     original = PartnerRankEvaluator.__call__
 
     def biased(self, model, output_path=None, epoch=-1, steps=-1):
         metrics = original(self, model, output_path, epoch, steps)
-        if steps in (-1, 0):
+        if self.base_ranks is None:
+            self.last_ranks = {t: r + 100 for t, r in self.last_ranks.items()}
             metrics = {k: v + 100 if k.endswith("mean_rank") else v for k, v in metrics.items()}
+            metrics["validation_score"] = metrics["validation_selection_score"] = self.selector.score(self.last_ranks)
         return metrics
 
     monkeypatch.setattr(PartnerRankEvaluator, "__call__", biased)
-    result = train(tiny_config)
+    result = train(tiny_config.replace(interpolation=None))
     out = Path(tiny_config.out)
     assert result.selected.startswith("checkpoint-") and result.improved
-    assert result.final_validation["mean_rank"] < result.base_validation["mean_rank"]
+    assert result.final_validation["score"] < result.base_validation["score"]
+    selection = json.loads((out / "selection.json").read_text())
+    assert [c["name"] for c in selection["candidates"]] == ["base", "checkpoint-2", "checkpoint-4"]
+    assert [c["name"] for c in selection["candidates"] if c["selected"]] == [result.selected]
+    assert all(c["eligible"] and set(c["changes"]) == set(result.metrics["validation"]["pool_sizes"])
+               for c in selection["candidates"][1:])
 
     from sentence_transformers import SentenceTransformer
 
@@ -65,8 +72,34 @@ def test_trained_checkpoint_is_saved_loadable_with_similarity_and_card(tiny_conf
     assert (out / "training_curve.png").stat().st_size > 10_000
     card = (out / "README.md").read_text()
     for needle in ("## SemCSE training", minilm_path, "SemCSETripletLoss", "margin=0.2", "learning_rate=2e-05",
-                   "30 train / 10 validation", "| **geometric mean over tasks** (selection score) |", result.selected, "euclidean"):
+                   "30 train / 10 validation", "| **selection score** (geometric mean over the voting tasks) |", result.selected, "euclidean"):
         assert needle in card, needle
+
+
+@pytest.mark.slow
+def test_wise_interpolation_is_handed_over_when_eligible(tiny_config, monkeypatch, minilm_path):
+    original = PartnerRankEvaluator.__call__
+
+    def biased(self, model, output_path=None, epoch=-1, steps=-1):  # a weak base: every candidate is eligible
+        metrics = original(self, model, output_path, epoch, steps)
+        if self.base_ranks is None:
+            self.last_ranks = {t: r + 100 for t, r in self.last_ranks.items()}
+            metrics["validation_score"] = metrics["validation_selection_score"] = self.selector.score(self.last_ranks)
+        return metrics
+
+    monkeypatch.setattr(PartnerRankEvaluator, "__call__", biased)
+    result = train(tiny_config)  # default interpolation 0.5
+    assert result.selected == "interpolation-0.5-checkpoint-4" and result.improved
+    from sentence_transformers import SentenceTransformer
+
+    saved, base = SentenceTransformer(tiny_config.out, device="cpu"), SentenceTransformer(minilm_path, device="cpu")
+    last = SentenceTransformer(str(Path(tiny_config.out) / "checkpoints" / "checkpoint-4"), device="cpu")
+    key = next(k for k, v in saved.state_dict().items() if v.is_floating_point() and "weight" in k)
+    expected = 0.5 * base.state_dict()[key] + 0.5 * last.state_dict()[key]
+    assert torch.allclose(saved.state_dict()[key], expected, atol=1e-6)
+    assert not torch.allclose(saved.state_dict()[key], last.state_dict()[key])
+    selection = json.loads((Path(tiny_config.out) / "selection.json").read_text())
+    assert selection["selected"] == result.selected and "WiSE-FT" in selection["rule"]
 
 
 @pytest.mark.slow
@@ -74,7 +107,11 @@ def test_base_model_is_kept_when_training_only_damages_it(tiny_config, minilm_pa
     cfg = tiny_config.replace(learning_rate=5e-3, warmup_ratio=0.0, loss="infonce", negatives="batch-all", max_steps=3)
     result = train(cfg)
     assert result.selected == "base" and not result.improved
-    assert result.best_checkpoint_validation > result.base_validation["mean_rank"]  # training really did damage it
+    candidates = result.metrics["selection"]["candidates"]
+    assert [c["name"] for c in candidates] == ["base", "checkpoint-2", "checkpoint-3", "interpolation-0.5-checkpoint-3"]
+    assert (Path(cfg.out) / "selection.json").exists()
+    for c in candidates[1:]:  # training really did damage it: every candidate is blocked or scores worse
+        assert c["blocked_by"] or c["score"] >= result.base_validation["score"], c
     assert result.final_validation == result.base_validation
     from sentence_transformers import SentenceTransformer
 

@@ -48,6 +48,11 @@ def train_cmd(
     validation_fill: bool = typer.Option(_D.validation_fill, help="Top up the title-abstract and abstract-halves validation "
                                          "pools with corpus papers that have no summaries (never trained on)."),
     seed: int = typer.Option(_D.seed, help="Seed of the split, the examples and the trainer."),
+    selection_confidence: float = typer.Option(_D.selection_confidence, help="Level of the per-task bootstrap interval: "
+                                               "a candidate worse than the base on a task beyond it is never selected."),
+    min_vote_pool: int = typer.Option(_D.min_vote_pool, help="Validation pools smaller than this block but do not vote."),
+    interpolation: Optional[float] = typer.Option(_D.interpolation, help="WiSE-FT weight a of the last checkpoint in the "
+                                                  "handed-over model (1-a)*base + a*trained, if eligible; 0 = off."),
     loss: str = typer.Option(_D.loss, help="triplet (Euclidean margin + L2) | infonce (cosine multiple negatives)."),
     similarity: Optional[str] = typer.Option(None, help="euclidean | cosine (default: euclidean for triplet, cosine for infonce)."),
     margin: float = typer.Option(_D.margin, help="Triplet margin."),
@@ -89,7 +94,8 @@ def train_cmd(
             out=str(out), base_model=base_model, pooling=pooling, max_seq_length=max_seq_length, trust_remote_code=trust_remote_code,
             p_summary=p_summary, p_title=p_title, p_sentence=p_sentence, max_span_sentences=max_span_sentences,
             negatives=negatives, anchors_per_paper=anchors_per_paper, validation_papers=validation_papers,
-            max_validation_papers=max_validation_papers, validation_fill=validation_fill, seed=seed, loss=loss, similarity=similarity, margin=margin,
+            max_validation_papers=max_validation_papers, validation_fill=validation_fill, seed=seed,
+            selection_confidence=selection_confidence, min_vote_pool=min_vote_pool, interpolation=interpolation or None, loss=loss, similarity=similarity, margin=margin,
             l2_weight=l2_weight, scale=scale, epochs=epochs, max_steps=max_steps, batch_size=batch_size,
             gradient_accumulation_steps=gradient_accumulation_steps, learning_rate=learning_rate, warmup_ratio=warmup_ratio,
             weight_decay=weight_decay, precision=precision, group_by_kind=group_by_kind, eval_steps=eval_steps,
@@ -101,10 +107,11 @@ def train_cmd(
         _fail(str(exc))
     if os.environ.get("RANK", "0") != "0":  # under torchrun / accelerate launch, the main process reports
         return
-    base, final = result.base_validation["mean_rank"], result.final_validation["mean_rank"]
+    base, final = result.base_validation["score"], result.final_validation["score"]
     verdict = (f"selected {result.selected}" if result.improved
-               else "no checkpoint beat the base model: saved the base model unchanged")
-    typer.echo(f"validation score (geometric mean of the tasks' mean ranks): base {base:.3f} -> final {final:.3f} ({verdict})", err=True)
+               else "no candidate beat the base model without being worse on a task: saved the base model unchanged")
+    typer.echo(f"validation score (geometric mean of the tasks' mean ranks): base {base:.3f} -> final {final:.3f} ({verdict}; "
+               f"candidates in {result.out / 'selection.json'})", err=True)
     for warning in result.warnings:
         typer.secho(f"health warning: {warning}", fg=typer.colors.YELLOW, err=True)
     typer.echo(json.dumps({"out": str(result.out), "selected": result.selected, "steps": result.steps,

@@ -63,13 +63,18 @@ def knn_indices(embeddings: Any, distance, k: int, chunk: int = 1024) -> np.ndar
     return np.concatenate(out)
 
 
-def knn_label_agreement(embeddings: Any, labels: Sequence[Any], distance, k: int = 10) -> float:
-    """Mean over items of the share of its k nearest neighbours (itself excluded) with the same label."""
+def knn_label_agreement_per_item(embeddings: Any, labels: Sequence[Any], distance, k: int = 10) -> np.ndarray:
+    """Per item, the share of its k nearest neighbours (itself excluded) with the same label."""
     labels_arr = np.asarray(labels)
     if len(labels_arr) != len(embeddings):
         raise ValueError(f"{len(embeddings)} embeddings but {len(labels_arr)} labels")
     nn = knn_indices(embeddings, distance, k)
-    return float((labels_arr[nn] == labels_arr[:, None]).mean())
+    return (labels_arr[nn] == labels_arr[:, None]).mean(axis=1)
+
+
+def knn_label_agreement(embeddings: Any, labels: Sequence[Any], distance, k: int = 10) -> float:
+    """Mean over items of the share of its k nearest neighbours (itself excluded) with the same label."""
+    return float(knn_label_agreement_per_item(embeddings, labels, distance, k).mean())
 
 
 def kmeans_v_measure(embeddings: Any, labels: Sequence[Any], distance=None, seed: int = 0, n_init: int = 10) -> float:

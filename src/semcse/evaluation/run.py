@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from semcse.config import ConfigError, EvaluateConfig
+from semcse.evaluation.semantic import PER_QUERY
 from semcse.evaluation.tasks import (
     Benchmark, BenchmarkError, DataContext, Prepared, TaskSkipped, engine_for, load_benchmark,
 )
@@ -47,9 +48,10 @@ class TaskResult:
     info: dict[str, Any] = field(default_factory=dict)
     encode_seconds: float = 0.0
     score_seconds: float = 0.0
+    per_query: np.ndarray | None = field(default=None, repr=False)  # the metric per query (not written)
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if k != "per_query"}
 
 
 @dataclass
@@ -218,6 +220,7 @@ def evaluate(config: EvaluateConfig) -> EvaluationReport:
             t_enc = time.perf_counter() - t0
             t0 = time.perf_counter()
             metrics = engine.score(p, emb, distance)
+            per_query = metrics.pop(PER_QUERY, None)
             t_score = time.perf_counter() - t0
             timing["encode_seconds"] += t_enc
             timing["score_seconds"] += t_score
@@ -226,7 +229,9 @@ def evaluate(config: EvaluateConfig) -> EvaluationReport:
                              similarity=encoder.similarity_fn_name, metric=metric, score=float(metrics[metric]),
                              higher_is_better=engine.higher_is_better, metrics=metrics, pool_size=p.pool_size,
                              seed=p.spec.seed, data=[f.to_dict() for f in p.files], info=p.info,
-                             encode_seconds=round(t_enc, 3), score_seconds=round(t_score, 3))
+                             encode_seconds=round(t_enc, 3), score_seconds=round(t_score, 3),
+                             per_query=None if per_query is None or metric not in ("mean_rank", "knn_agreement")
+                             else np.asarray(per_query, dtype=np.float64))
             report.results.append(res)
             log.info("%s | %s: %s = %.4g (pool %d, seed %d)", encoder.name, p.spec.name, metric, res.score, p.pool_size,
                      p.spec.seed)

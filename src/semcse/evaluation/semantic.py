@@ -23,7 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from semcse.evaluation.metrics import kmeans_v_measure, knn_label_agreement, partner_ranks, rank_metrics
+from semcse.evaluation.metrics import kmeans_v_measure, knn_label_agreement_per_item, partner_ranks, rank_metrics
+
+PER_QUERY = "_per_query"  # per-query values of the score's metric (in memory only: paired comparisons)
 from semcse.evaluation.tasks import (
     BenchmarkError, DataContext, Engine, Prepared, TaskSkipped, TaskSpec, check_view, sample_pool,
 )
@@ -124,7 +126,7 @@ class MatchingEngine(Engine):
     @classmethod
     def score(cls, prepared: Prepared, embeddings: dict[str, Any], distance) -> dict[str, Any]:
         ranks = partner_ranks(embeddings["queries"], embeddings["candidates"], distance, prepared.data["targets"])
-        return rank_metrics(ranks, prepared.pool_size)
+        return {**rank_metrics(ranks, prepared.pool_size), PER_QUERY: ranks}
 
 
 def _store_segments(run: Path) -> list[Path]:
@@ -200,7 +202,8 @@ class ClusteringEngine(Engine):
     def score(cls, prepared: Prepared, embeddings: dict[str, Any], distance) -> dict[str, Any]:
         o = prepared.spec.options
         x, labels = embeddings["texts"], prepared.data["labels"]
-        out: dict[str, Any] = {"knn_agreement": knn_label_agreement(x, labels, distance, o["k"]), "k": o["k"]}
+        per_item = knn_label_agreement_per_item(x, labels, distance, o["k"])
+        out: dict[str, Any] = {"knn_agreement": float(per_item.mean()), "k": o["k"], PER_QUERY: per_item}
         counts = np.unique(labels, return_counts=True)[1] / len(labels)
         out["knn_agreement_random"] = float((counts ** 2).sum())  # expected agreement of a random neighbour
         if o["v_measure"]:

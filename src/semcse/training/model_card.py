@@ -23,10 +23,11 @@ def semcse_section(metrics: dict[str, Any]) -> str:
     tasks = sorted({k[: -len("_mean_rank")] for k in base if k.endswith("_mean_rank") and k != "mean_rank"})
     rows = [f"| {t} | {val.get('pool_sizes', {}).get(t, '')} | {base.get(f'{t}_mean_rank', float('nan')):.3f} | "
             f"{final.get(f'{t}_mean_rank', float('nan')):.3f} |" for t in tasks]
-    rows.append(f"| **geometric mean over tasks** (selection score) | | {base.get('mean_rank', float('nan')):.3f} | {final.get('mean_rank', float('nan')):.3f} |")
+    rows.append(f"| **selection score** (geometric mean over the voting tasks) | | {base.get('score', float('nan')):.3f} | {final.get('score', float('nan')):.3f} |")
     selected = metrics.get("selected")
-    choice = ("No checkpoint beat the untrained base model on validation, so **this is the base model** "
-              "(unchanged weights)." if selected == "base" else f"Selected checkpoint: `{selected}` (best validation score).")
+    choice = ("No checkpoint or interpolation beat the untrained base model on validation without being worse on a task, "
+              "so **this is the base model** (unchanged weights)." if selected == "base"
+              else f"Selected: `{selected}` (the best validation score among candidates no worse than the base on any task).")
     mix = metrics.get("positive_mix", {})
     loss = metrics.get("loss", {})
     hyper = {k: cfg.get(k) for k in ("learning_rate", "batch_size", "gradient_accumulation_steps", "epochs", "max_steps",

@@ -39,20 +39,25 @@ from semcse.training.health import HealthMonitor
 from semcse.training.losses import SemCSEInfoNCELoss, SemCSETripletLoss
 from semcse.training.model import load_base_model, pooling_mode, restore_processing, set_pad_to_multiple_of
 from semcse.training.sampler import EpochBlockBatchSampler
+from semcse.training.selection import ParetoSelector, interpolate_state
 from semcse.training.validation import PartnerRankEvaluator, validation_pairs
 
 log = logging.getLogger(__name__)
 
 EVALUATOR_NAME = "validation"
-PRIMARY_METRIC = f"eval_{EVALUATOR_NAME}_mean_rank"
+PRIMARY_METRIC = f"eval_{EVALUATOR_NAME}_selection_score"  # +inf for a checkpoint worse than the base on a task
+SCORE_METRIC = f"eval_{EVALUATOR_NAME}_score"
 RESULT_FILE = "semcse_train.json"
 CONFIG_FILE = "train_config.json"
 BASE_FILE = "base_validation.json"
+BASE_RANKS_FILE = "base_validation_ranks.npz"
+SELECTION_FILE = "selection.json"
 CURVE_FILE = "training_curve.png"
 CHECKPOINTS = "checkpoints"
 GPU_PAD_MULTIPLE = 16  # token widths on GPU are rounded up to this (see model.set_pad_to_multiple_of)
 # options that may differ between a run and its resume
-RESUME_FREE = {"resume", "overwrite", "progress", "dataloader_workers", "eval_steps", "logging_steps", "save_total_limit"}
+RESUME_FREE = {"resume", "overwrite", "progress", "dataloader_workers", "eval_steps", "logging_steps", "save_total_limit",
+               "interpolation", "selection_confidence", "min_vote_pool"}
 SUMMARY_ID_FIELDS = ("id", "paper_id", "doc_id", "corpus_id", "abstract_id")
 SUMMARY_TEXT_FIELDS = ("summaries", "target", "summary", "tldr", "texts")
 
@@ -312,7 +317,7 @@ def _prepare_out_dir(cfg: TrainConfig) -> Path | None:
     saved = out / CONFIG_FILE
     if cfg.overwrite:
         shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
-        for name in (RESULT_FILE, CONFIG_FILE, BASE_FILE, CURVE_FILE):
+        for name in (RESULT_FILE, CONFIG_FILE, BASE_FILE, BASE_RANKS_FILE, SELECTION_FILE, CURVE_FILE):
             (out / name).unlink(missing_ok=True)
     checkpoints = complete_checkpoints(out)
     if not cfg.resume:
@@ -337,6 +342,92 @@ def _prepare_out_dir(cfg: TrainConfig) -> Path | None:
         return None
     log.info("resuming from %s", checkpoints[-1])
     return checkpoints[-1]
+
+
+# ---- selection: checkpoints and weight interpolations against the base ----------------------------
+
+_SELECTION_RULE = ("eligible = no validation task worse than the base beyond its paired bootstrap interval; "
+                   "selected = the WiSE-FT interpolation of the base with the last checkpoint if it is eligible and scores "
+                   "better than the base, else the eligible checkpoint (base included) with the lowest score")
+
+
+def _candidate(name: str, metrics: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """A selection candidate from its (prefix-free) validation metrics."""
+    tasks = sorted({k[: -len("_change")] for k in metrics if k.endswith("_change")})
+    blocked = [t for t in tasks if metrics.get(f"{t}_change_low", 0.0) > 0]
+    return {"name": name, "score": metrics.get("score"), "eligible": bool(metrics.get("eligible", 1.0)), "blocked_by": blocked,
+            "changes": {t: [metrics[f"{t}_change"], metrics[f"{t}_change_low"], metrics[f"{t}_change_high"]] for t in tasks},
+            "validation": metrics, **extra}
+
+
+def _checkpoint_candidates(history: list[dict[str, Any]], base_scores: dict[str, float]) -> list[dict[str, Any]]:
+    """The base and every evaluated checkpoint, with which tasks blocked it (also logged)."""
+    out = [_candidate("base", base_scores)]
+    for h in history:
+        if PRIMARY_METRIC in h:
+            c = _candidate(f"checkpoint-{h['step']}", _validation_only(h), step=h["step"])
+            out.append(c)
+            if c["blocked_by"]:
+                log.info("%s not eligible: worse than the base on %s", c["name"], ", ".join(c["blocked_by"]))
+    return out
+
+
+def _interpolated_model(cfg: TrainConfig, checkpoint: Path, alpha: float, distance) -> SentenceTransformer:
+    """(1 - alpha) * base + alpha * checkpoint, as a model with the base's modules and settings."""
+    model = load_base_model(cfg.base_model, cfg.pooling, cfg.max_seq_length, cfg.trust_remote_code)
+    trained = SentenceTransformer(str(checkpoint), device=str(model.device), trust_remote_code=cfg.trust_remote_code)
+    model.load_state_dict(interpolate_state(model.state_dict(), trained.state_dict(), alpha))
+    model.similarity_fn_name = distance.similarity_fn_name
+    return model
+
+
+def _interpolation_candidates(cfg: TrainConfig, checkpoint: Path, evaluator: PartnerRankEvaluator, distance,
+                              candidates: list[dict[str, Any]], alphas: list[float]) -> list[dict[str, Any]]:
+    """Score WiSE-FT interpolations of the base with ``checkpoint`` on validation; appended to ``candidates``."""
+    found = []
+    for alpha in sorted(a for a in alphas if 0 < a < 1):
+        model = _interpolated_model(cfg, checkpoint, alpha, distance)
+        metrics = evaluator(model)
+        prefix = f"{EVALUATOR_NAME}_"
+        metrics = {k[len(prefix):]: float(v) for k, v in metrics.items() if k.startswith(prefix)}
+        c = _candidate(f"interpolation-{alpha:g}-{checkpoint.name}", metrics, alpha=alpha, checkpoint=checkpoint.name)
+        log.info("%s: score %.3f, %s", c["name"], c["score"], "eligible" if c["eligible"] else f"blocked by {', '.join(c['blocked_by'])}")
+        candidates.append(c)
+        found.append(c)
+        del model
+    return found
+
+
+def _choose_final_model(cfg: TrainConfig, trainer: SentenceTransformerTrainer, candidates: list[dict[str, Any]],
+                        evaluator: PartnerRankEvaluator, distance, base_scores: dict[str, float]):
+    """(name, model, validation scores) of what the run hands over: see ``_SELECTION_RULE``."""
+    out, base_score = Path(cfg.out), base_scores["score"]
+    best_score, best_checkpoint = trainer.state.best_metric, trainer.state.best_model_checkpoint
+    if best_score is not None and math.isfinite(best_score) and best_score < base_score:
+        # the trainer reloaded the best eligible checkpoint (selection_score is +inf for ineligible ones)
+        selected = Path(best_checkpoint).name if best_checkpoint else f"checkpoint-{trainer.state.global_step}"
+        final_model = trainer.model
+        final_scores = next((_validation_only(h) for h in trainer.state.log_history
+                             if h.get(PRIMARY_METRIC) == best_score), {"score": best_score})
+    else:
+        selected, final_model, final_scores = "base", None, dict(base_scores)
+    last = complete_checkpoints(out)
+    if cfg.interpolation and last:
+        [wise] = _interpolation_candidates(cfg, last[-1], evaluator, distance, candidates, [cfg.interpolation])
+        if wise["eligible"] and wise["score"] < base_score:
+            selected, final_scores = wise["name"], wise["validation"]
+            final_model = _interpolated_model(cfg, last[-1], wise["alpha"], distance)
+    for c in candidates:
+        c["selected"] = c["name"] == selected
+    if final_model is None:
+        log.warning("no candidate beat the untrained base model on validation without being worse on a task "
+                    "(best score %s vs base %.3f); saving the base model", "none" if best_score is None else f"{best_score:.3f}",
+                    base_score)
+        final_model = load_base_model(cfg.base_model, cfg.pooling, cfg.max_seq_length, cfg.trust_remote_code)
+        final_model.similarity_fn_name = distance.similarity_fn_name
+    else:
+        log.info("selected %s: validation score %.3f (base %.3f)", selected, final_scores["score"], base_score)
+    return selected, final_model, final_scores
 
 
 # ---- results ------------------------------------------------------------------------------------
@@ -372,16 +463,20 @@ def _peak_memory() -> dict[str, float]:
     return out
 
 
-def plot_curve(history: list[dict[str, Any]], base_score: float | None, path: Path) -> None:
-    """Training loss, distances and validation mean rank against the step, as a PNG."""
+def plot_curve(history: list[dict[str, Any]], base_scores: dict[str, float] | None, path: Path, selected: str | None = None) -> None:
+    """Training loss, distances, and every validation task's change vs the base model, as a PNG.
+
+    The third panel shows each task's mean rank relative to the base (0 = the base model, below =
+    better), the selection score, and a vertical line at the checkpoint that was kept.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     train = [h for h in history if "loss" in h]
-    evals = [h for h in history if PRIMARY_METRIC in h]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    evals = [h for h in history if SCORE_METRIC in h]
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
     for key in ("loss", "triplet", "infonce", "l2"):
         pts = [(h["step"], h[key]) for h in train if key in h]
         if pts:
@@ -392,15 +487,23 @@ def plot_curve(history: list[dict[str, Any]], base_score: float | None, path: Pa
         if pts:
             axes[1].plot(*zip(*pts), label={"d_ap": "d(a,p)", "d_an": "d(a,n)"}[key])
     axes[1].set_title("mean distances")
-    if evals:
-        axes[2].plot([h["step"] for h in evals], [h[PRIMARY_METRIC] for h in evals], marker="o", label="model")
-    if base_score is not None:
-        axes[2].axhline(base_score, color="grey", linestyle="--", label="base model")
-    axes[2].set_title("validation: geometric mean of task mean ranks (lower is better)", fontsize=10)
+    base_scores = base_scores or {}
+    prefix = f"eval_{EVALUATOR_NAME}_"
+    tasks = sorted({k[len(prefix):-len("_mean_rank")] for h in evals for k in h if k.startswith(prefix) and k.endswith("_mean_rank")
+                    and k != f"{prefix}mean_rank"})
+    for key, label, style in [(f"{t}_mean_rank", t, "-") for t in tasks] + [("score", "selection score", "--")]:
+        ref = base_scores.get(key)
+        pts = [(h["step"], 100 * (h[prefix + key] / ref - 1)) for h in evals if prefix + key in h and ref]
+        if pts:
+            axes[2].plot(*zip(*pts), style, marker="o", label=label)
+    axes[2].axhline(0, color="grey", linestyle=":", label="base model")
+    if selected and selected.startswith("checkpoint-"):
+        axes[2].axvline(int(selected.split("-")[1]), color="black", linewidth=0.8, label=f"kept: {selected}")
+    axes[2].set_title(f"validation mean rank vs base, % (lower is better); kept: {selected or '?'}", fontsize=9)
     for ax in axes:
         ax.set_xlabel("step")
         if ax.get_legend_handles_labels()[0]:
-            ax.legend()
+            ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -474,8 +577,9 @@ def train(cfg: TrainConfig) -> TrainResult:
     model.model_card_data.model_name = f"SemCSE model trained from {Path(cfg.base_model).name}"
     model.model_card_data.train_datasets = [{"name": Path(cfg.corpus.source).name or cfg.corpus.source}]
     model.model_card_data.add_tags(["semcse", "scientific-documents"])
+    selector = ParetoSelector(confidence=cfg.selection_confidence, min_vote_pool=cfg.min_vote_pool, seed=cfg.seed)
     evaluator = PartnerRankEvaluator(validation_pairs(data.validation_papers), distance, name=EVALUATOR_NAME,
-                                     batch_size=max(cfg.batch_size, 32))
+                                     batch_size=max(cfg.batch_size, 32), selector=selector)
     processing = set_pad_to_multiple_of(model, GPU_PAD_MULTIPLE if torch.cuda.is_available() else None)
     loss = make_loss(cfg, model)
     monitor = HealthMonitor(margin=cfg.margin if cfg.loss == "triplet" else None, distance=distance.name)
@@ -483,40 +587,30 @@ def train(cfg: TrainConfig) -> TrainResult:
     trainer = SemCSETrainer(model=model, args=args, train_dataset=train_dataset, loss=loss, evaluator=evaluator,
                             callbacks=[timer], health=monitor, show_progress=cfg.progress)
 
-    base_path = out / BASE_FILE
-    if resume_from is not None and base_path.exists():
+    base_path, ranks_path = out / BASE_FILE, out / BASE_RANKS_FILE
+    if resume_from is not None and base_path.exists() and ranks_path.exists():
         base_scores = json.loads(base_path.read_text())
     else:
         log.info("validating the untrained base model (a candidate in checkpoint selection)")
         base_scores = _validation_only(trainer.evaluate())
         if main:
             base_path.write_text(json.dumps(base_scores, indent=2))
-    base_score = base_scores["mean_rank"]
+            evaluator.save_base_ranks(ranks_path)
+    trainer.accelerator.wait_for_everyone()  # every rank compares with the same base ranks, read back from disk
+    evaluator.load_base_ranks(ranks_path)
 
     output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     best_score = trainer.state.best_metric
-    best_checkpoint = trainer.state.best_model_checkpoint
-    trained_better = best_score is not None and math.isfinite(best_score) and best_score < base_score
     steps_done = trainer.state.global_step
+    candidates = _checkpoint_candidates(trainer.state.log_history, base_scores)
     examples_per_second = (timer.steps * cfg.batch_size * cfg.gradient_accumulation_steps * args.world_size / timer.seconds
                            if timer.seconds > 0 else None)
 
     result: TrainResult | None = None
     if main:
-        if trained_better:
-            selected = Path(best_checkpoint).name if best_checkpoint else f"checkpoint-{steps_done}"
-            final_model = trainer.model
-            restore_processing(final_model, processing)
-            final_scores = next((_validation_only(h) for h in trainer.state.log_history
-                                 if h.get(PRIMARY_METRIC) == best_score), {"mean_rank": best_score})
-            log.info("selected %s: validation mean rank %.3f (base %.3f)", selected, best_score, base_score)
-        else:
-            selected = "base"
-            log.warning("no checkpoint beat the untrained base model on validation (best %s vs base %.3f); "
-                        "saving the base model", "none" if best_score is None else f"{best_score:.3f}", base_score)
-            final_model = load_base_model(cfg.base_model, cfg.pooling, cfg.max_seq_length, cfg.trust_remote_code)
-            final_model.similarity_fn_name = distance.similarity_fn_name
-            final_scores = dict(base_scores)
+        restore_processing(trainer.model, processing)
+        selected, final_model, final_scores = _choose_final_model(cfg, trainer, candidates, evaluator, distance, base_scores)
+        (out / SELECTION_FILE).write_text(json.dumps({"selected": selected, "rule": _SELECTION_RULE, "candidates": candidates}, indent=2))
         final_model.save(str(out))
         history = trainer.state.log_history
         metrics = {
@@ -527,7 +621,9 @@ def train(cfg: TrainConfig) -> TrainResult:
             "similarity": distance.similarity_fn_name,
             "loss": loss.get_config_dict() | {"name": type(loss).__name__},
             "validation": {"base": base_scores, "final": final_scores, "best_checkpoint": best_score,
-                           "pool_sizes": evaluator.pool_sizes},
+                           "pool_sizes": evaluator.pool_sizes, "voting_tasks": selector.voting_tasks(evaluator.base_ranks or {}),
+                           "confidence": cfg.selection_confidence},
+            "selection": {"rule": _SELECTION_RULE, "candidates": candidates},
             "steps": steps_done,
             "steps_per_epoch": steps_per_epoch,
             "examples_per_epoch": examples_per_epoch,
@@ -545,7 +641,7 @@ def train(cfg: TrainConfig) -> TrainResult:
         }
         (out / RESULT_FILE).write_text(json.dumps(metrics, indent=2, default=str))
         try:
-            plot_curve(history, base_score, out / CURVE_FILE)
+            plot_curve(history, base_scores, out / CURVE_FILE, selected)
         except Exception as exc:  # a plot must never fail a finished training
             log.warning("could not draw the training curve: %s", exc)
         from semcse.training.model_card import append_semcse_section

@@ -1,0 +1,120 @@
+"""Pareto-safe model selection: a candidate may not be worse than the base on any validation task.
+
+For every validation task the candidate's per-query partner ranks are compared with the base
+model's on the same queries: the relative change of the mean rank, with a paired bootstrap
+interval over the queries. A candidate (checkpoint or weight interpolation) is **eligible** only
+if no task is worse beyond its interval (the interval's lower end above 0); among eligible
+candidates, the lowest **score** wins: the geometric mean of the mean ranks of the tasks that
+vote. A task with fewer than ``min_vote_pool`` queries still blocks when it is clearly worse, but
+does not vote (its interval is wide; a few dozen papers must not decide). The base model is
+always eligible, so selection never returns a model that validation shows to be worse.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from statistics import geometric_mean
+
+import numpy as np
+
+
+@dataclass
+class TaskChange:
+    """One task, candidate vs base: mean ranks, relative change and its interval (negative = better)."""
+
+    task: str
+    pool: int
+    base_mean_rank: float
+    mean_rank: float
+    change: float
+    low: float
+    high: float
+    votes: bool
+    blocks: bool
+
+
+@dataclass
+class Verdict:
+    """What :meth:`ParetoSelector.compare` decided about one candidate."""
+
+    eligible: bool
+    score: float  # geometric mean of the voting tasks' mean ranks (lower is better)
+    blocked_by: list[str] = field(default_factory=list)
+    changes: dict[str, TaskChange] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"eligible": self.eligible, "score": self.score, "blocked_by": self.blocked_by,
+                "changes": {k: asdict(v) for k, v in self.changes.items()}}
+
+    def describe(self) -> str:
+        parts = [f"{c.task} {100 * c.change:+.1f}% [{100 * c.low:+.1f}%, {100 * c.high:+.1f}%]" for c in self.changes.values()]
+        head = "eligible" if self.eligible else f"blocked by {', '.join(self.blocked_by)}"
+        return f"{head}; vs base: " + "; ".join(parts)
+
+
+def paired_change_interval(base: np.ndarray, cand: np.ndarray, confidence: float = 0.9, samples: int = 1000,
+                           seed: int = 0) -> tuple[float, float, float]:
+    """Relative change of the mean rank, mean(cand)/mean(base) - 1, and its paired bootstrap interval.
+
+    ``base[i]`` and ``cand[i]`` are the ranks of the same query i; queries are resampled together.
+    """
+    base = np.asarray(base, dtype=np.float64)
+    cand = np.asarray(cand, dtype=np.float64)
+    if base.shape != cand.shape or base.ndim != 1 or len(base) == 0:
+        raise ValueError(f"paired ranks must be two equal, non-empty vectors; got {base.shape} and {cand.shape}")
+    change = cand.mean() / base.mean() - 1.0
+    rng = np.random.default_rng(seed)
+    changes = np.empty(samples)
+    for start in range(0, samples, 100):  # 100 resamples at a time: bounded memory for big pools
+        idx = rng.integers(0, len(base), size=(min(100, samples - start), len(base)))
+        changes[start:start + len(idx)] = cand[idx].mean(axis=1) / base[idx].mean(axis=1) - 1.0
+    tail = (1.0 - confidence) / 2 * 100
+    low, high = np.percentile(changes, [tail, 100 - tail])
+    return float(change), float(low), float(high)
+
+
+@dataclass
+class ParetoSelector:
+    """Compares a candidate's per-task ranks with the base's; see the module docstring.
+
+    ``confidence``: two-sided level of the bootstrap interval (0.9: a task blocks when it is worse
+    with one-sided 95% confidence). ``min_vote_pool``: smallest pool whose task counts in the score
+    (when no task has that many queries, all tasks vote).
+    """
+
+    confidence: float = 0.9
+    samples: int = 1000
+    min_vote_pool: int = 200
+    seed: int = 0
+
+    def voting_tasks(self, ranks: dict[str, np.ndarray]) -> list[str]:
+        voting = [t for t, r in ranks.items() if len(r) >= self.min_vote_pool]
+        return voting or list(ranks)
+
+    def score(self, ranks: dict[str, np.ndarray]) -> float:
+        """Geometric mean over the voting tasks of their mean ranks."""
+        return geometric_mean(float(np.mean(ranks[t])) for t in self.voting_tasks(ranks))
+
+    def compare(self, base: dict[str, np.ndarray], cand: dict[str, np.ndarray]) -> Verdict:
+        voting = set(self.voting_tasks(base))
+        changes = {}
+        for task, base_ranks in base.items():
+            if task not in cand:
+                continue
+            change, low, high = paired_change_interval(base_ranks, cand[task], self.confidence, self.samples, self.seed)
+            changes[task] = TaskChange(task, len(base_ranks), float(np.mean(base_ranks)), float(np.mean(cand[task])),
+                                       change, low, high, votes=task in voting, blocks=low > 0)
+        blocked = [t for t, c in changes.items() if c.blocks]
+        return Verdict(not blocked, self.score({t: cand[t] for t in changes}), blocked, changes)
+
+
+def interpolate_state(base: dict, trained: dict, alpha: float) -> dict:
+    """WiSE-FT weights: (1 - alpha) * base + alpha * trained for every floating tensor."""
+    out = {}
+    for key, value in trained.items():
+        ref = base.get(key)
+        if ref is not None and value.is_floating_point() and ref.shape == value.shape:
+            out[key] = ((1.0 - alpha) * ref.to(value.dtype) + alpha * value).to(value.dtype)
+        else:
+            out[key] = value
+    return out

@@ -1,0 +1,86 @@
+"""Pareto-safe selection: paired bootstrap intervals, blocking tasks, voting pools, interpolation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from semcse.similarity import EuclideanDistance
+from semcse.training.selection import ParetoSelector, interpolate_state, paired_change_interval
+from semcse.training.validation import PartnerRankEvaluator
+
+rng = np.random.default_rng(0)
+BASE = rng.integers(1, 20, size=400).astype(float)
+
+
+def test_identical_ranks_change_nothing():
+    assert paired_change_interval(BASE, BASE) == (0.0, 0.0, 0.0)
+
+
+def test_clearly_worse_is_outside_its_interval_and_noise_is_not():
+    change, low, high = paired_change_interval(BASE, BASE + 3)
+    assert change > 0 and 0 < low < change < high
+    shuffled = rng.permutation(BASE)  # same distribution, unrelated per query: a wide interval around 0
+    _, low, high = paired_change_interval(BASE, shuffled)
+    assert low < 0 < high
+
+
+def test_smaller_pools_get_wider_intervals():
+    small = paired_change_interval(BASE[:40], rng.permutation(BASE[:40]))
+    large = paired_change_interval(BASE, rng.permutation(BASE))
+    assert small[2] - small[1] > large[2] - large[1]
+
+
+def test_a_task_worse_beyond_its_interval_blocks_the_candidate():
+    selector = ParetoSelector(min_vote_pool=200)
+    base = {"halves": BASE, "title": BASE}
+    better_halves_worse_title = {"halves": np.maximum(1, BASE - 5), "title": BASE + 2}
+    verdict = selector.compare(base, better_halves_worse_title)
+    assert not verdict.eligible and verdict.blocked_by == ["title"]
+    assert verdict.changes["halves"].change < 0 and verdict.changes["title"].low > 0
+    assert "blocked by title" in verdict.describe()
+    assert selector.compare(base, {"halves": np.maximum(1, BASE - 5), "title": BASE}).eligible
+
+
+def test_small_pools_block_but_do_not_vote():
+    selector = ParetoSelector(min_vote_pool=200)
+    base = {"big": BASE, "small": BASE[:30]}
+    assert selector.voting_tasks(base) == ["big"]
+    assert selector.score(base) == pytest.approx(BASE.mean())
+    assert not selector.compare(base, {"big": BASE, "small": BASE[:30] + 10}).eligible  # clearly worse still blocks
+    assert selector.voting_tasks({"a": BASE[:30], "b": BASE[:40]}) == ["a", "b"]  # nothing big enough: all vote
+
+
+def test_interpolation_of_weights():
+    base = {"w": torch.zeros(3), "b": torch.ones(2), "ids": torch.tensor([1, 2])}
+    trained = {"w": torch.full((3,), 2.0), "b": torch.full((2,), 3.0), "ids": torch.tensor([5, 6])}
+    half = interpolate_state(base, trained, 0.5)
+    assert torch.equal(half["w"], torch.ones(3)) and torch.equal(half["b"], torch.full((2,), 2.0))
+    assert torch.equal(half["ids"], trained["ids"])  # integer buffers are not averaged
+    assert torch.equal(interpolate_state(base, trained, 0.0)["w"], base["w"])
+
+
+class _Lookup:
+    def __init__(self, vectors):
+        self.vectors = vectors
+        self.model_card_data = type("Card", (), {"set_evaluation_metrics": lambda *a, **k: None})()
+
+    def encode(self, texts, **kwargs):
+        return np.asarray([self.vectors[t] for t in texts], dtype=np.float32)
+
+
+def test_evaluator_scores_a_candidate_worse_than_the_base_as_infinite():
+    n = 60
+    queries, partners = [f"q{i}" for i in range(n)], [f"c{i}" for i in range(n)]
+    good = {**{q: [i, 0.0] for i, q in enumerate(queries)}, **{c: [i, 0.1] for i, c in enumerate(partners)}}
+    bad = {**good, **{q: [i + 0.6, 0.0] for i, q in enumerate(queries)}}  # every query nearer its neighbour's partner
+    evaluator = PartnerRankEvaluator({"t": (queries, partners)}, EuclideanDistance(), name="v")
+    base = evaluator(_Lookup(good))
+    assert base["v_selection_score"] == base["v_score"] == 1.0 and base["v_eligible"] == 1.0
+    evaluator.base_ranks = dict(evaluator.last_ranks)
+    worse = evaluator(_Lookup(bad))
+    assert worse["v_eligible"] == 0.0 and worse["v_selection_score"] == float("inf")
+    assert worse["v_t_change"] > 0 and worse["v_t_change_low"] > 0 and evaluator.last_verdict.blocked_by == ["t"]
+    same = evaluator(_Lookup(good))
+    assert same["v_eligible"] == 1.0 and same["v_selection_score"] == 1.0
