@@ -136,6 +136,7 @@ class SummarizeConfig(_Config):
     limit: int | None = None  # first N papers of the corpus (after sharding)
     flush_every: int = 1  # papers between fsyncs of the store
     min_words: int | None = None  # default: the prompt file's value
+    retry_failed: bool = True  # regenerate failed records (request errors, overflow, cut by the token limit)
     progress: bool = True
 
 

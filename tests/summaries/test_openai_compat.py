@@ -131,7 +131,8 @@ def test_batch_file_roundtrip_with_results_from_the_real_server(tmp_path, data_r
         out_fh.write(json.dumps({"id": "b", "custom_id": lines[-1]["custom_id"], "response": None,
                                  "error": {"code": "server_error", "message": "boom"}}) + "\n")
     stats = read_batch_results(tmp_path / "run", [results])
-    assert stats["imported"] == 7 and stats["failed"] == 1 and stats["accepted"] + sum(stats["rejected"].values()) == 7
+    assert stats["imported"] == 7 and stats["failed"] == 1
+    assert stats["accepted"] + sum(stats["rejected"].values()) + sum(stats["failed_records"].values()) == 7
     keys = SummaryStore(tmp_path / "run").keys()
     assert len(keys) == 7 and all(parse_custom_id(f"{p}::{q}::{s}") == (p, q, s) for p, q, s in keys)
     assert read_batch_results(tmp_path / "run", [results])["already_present"] == 7
@@ -142,9 +143,10 @@ def test_batch_file_roundtrip_with_results_from_the_real_server(tmp_path, data_r
 
 
 class FlakyProxy:
-    """Loopback HTTP proxy in front of the real server that fails the first requests with given codes."""
+    """Loopback HTTP proxy in front of the real server that fails the first requests: an int is an HTTP
+    status code, ``"{}"`` a 200 reply whose body is an empty JSON object."""
 
-    def __init__(self, target: str, failures: list[int]):
+    def __init__(self, target: str, failures: list[int | str]):
         import http.server
         import threading
 
@@ -161,11 +163,11 @@ class FlakyProxy:
                 proxy.seen.append(self.path)
                 if method == "POST" and proxy.failures:
                     code = proxy.failures.pop(0)
-                    self.send_response(code)
+                    self.send_response(200 if code == "{}" else code)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Retry-After", "0")
                     self.end_headers()
-                    self.wfile.write(json.dumps({"error": {"message": f"injected {code}"}}).encode())
+                    self.wfile.write(b"{}" if code == "{}" else json.dumps({"error": {"message": f"injected {code}"}}).encode())
                     return
                 req = urllib.request.Request(target + self.path.removeprefix("/v1"), data=body, method=method,
                                              headers={"Content-Type": "application/json"})
@@ -193,7 +195,8 @@ class FlakyProxy:
 def test_429_and_5xx_are_retried(tmp_path, data_root, server):
     proxy = FlakyProxy(server.url, [503, 429, 500])
     try:
-        res = summarize(_cfg(data_root, tmp_path / "run", proxy.url, limit=1, max_prompts=1, samples=1, max_retries=4, concurrency=1))
+        res = summarize(_cfg(data_root, tmp_path / "run", proxy.url, limit=1, max_prompts=1, samples=1, max_retries=4, concurrency=1,
+                             sampling=SamplingConfig(max_tokens=96)))  # long enough not to be cut (a failure of its own)
     finally:
         proxy.close()
     assert res.ok, res.error
@@ -205,9 +208,49 @@ def test_bad_request_is_recorded_not_fatal(tmp_path, data_root, server):
     # a 400 (e.g. prompt too long for the server) is this request's problem, not the server's
     proxy = FlakyProxy(server.url, [400])
     try:
-        res = summarize(_cfg(data_root, tmp_path / "run", proxy.url, limit=1, max_prompts=1, samples=2, concurrency=1))
+        res = summarize(_cfg(data_root, tmp_path / "run", proxy.url, limit=1, max_prompts=1, samples=2, concurrency=1,
+                             sampling=SamplingConfig(max_tokens=128)))
     finally:
         proxy.close()
     assert res.ok
     recs = SummaryStore(tmp_path / "run").records(status=None)
-    assert sorted(r.reason or "ok" for r in recs)[0] == "backend_error" and len(recs) == 2
+    failed = [r for r in recs if r.status == "failed"]
+    assert len(recs) == 2 and len(failed) == 1 and "HTTP 400" in failed[0].params["error"]
+    assert res.stats["this_run"]["failed"] == {"HTTP 400": 1} and res.stats["store"]["failed_by_cause"] == {"HTTP 400": 1}
+    assert len(SummaryStore(tmp_path / "run").records("ok")) + len(SummaryStore(tmp_path / "run").records("rejected")) == 1
+
+
+LONG = SamplingConfig(max_tokens=128)  # long enough that SmolLM2's summaries are not cut (a failure of its own)
+
+
+def test_failed_generations_are_retried_by_the_next_run(tmp_path, data_root, server):
+    out = tmp_path / "run"
+    proxy = FlakyProxy(server.url, [400, "{}"])  # every request of the first run fails: a 400 and an empty reply
+    try:
+        first = summarize(_cfg(data_root, out, proxy.url, limit=1, max_prompts=1, samples=2, concurrency=1, sampling=LONG))
+    finally:
+        proxy.close()
+    assert not first.ok and first.error.startswith("all 2 generations failed; first cause:")
+    assert first.stats["store"]["accepted"] == 0 and first.stats["store"]["failed_by_cause"] == {"HTTP 400": 1, "empty reply": 1}
+    skipped = summarize(_cfg(data_root, out, server.url, limit=1, max_prompts=1, samples=2, retry_failed=False, sampling=LONG))
+    assert skipped.stats["this_run"]["generated"] == 0  # --no-retry-failed, same settings: nothing to do
+    again = summarize(_cfg(data_root, out, server.url, limit=1, max_prompts=1, samples=2, sampling=LONG))  # same command, good server
+    assert again.ok and again.stats["this_run"]["generated"] == 2 and again.stats["already_present"] == 0
+    store = SummaryStore(out)
+    assert store.keys(include_failed=False) == store.keys() and len(store) == 2
+    assert again.stats["store"]["failed_by_cause"] == {} and again.stats["store"]["missing"] == 0
+
+
+def test_a_changed_token_limit_makes_truncated_records_eligible_again(tmp_path, data_root, server):
+    out = tmp_path / "run"
+    cut = summarize(_cfg(data_root, out, server.url, limit=2, max_prompts=1, samples=1, sampling=SamplingConfig(max_tokens=2),
+                         retry_failed=False))
+    failed = [r for r in SummaryStore(out).iter_all() if r.status == "failed"]
+    assert failed and all("max_tokens=2" in r.params["error"] for r in failed)
+    same = summarize(_cfg(data_root, out, server.url, limit=2, max_prompts=1, samples=1, sampling=SamplingConfig(max_tokens=2),
+                          retry_failed=False))
+    assert same.stats["this_run"]["generated"] == 0
+    raised = summarize(_cfg(data_root, out, server.url, limit=2, max_prompts=1, samples=1, sampling=SamplingConfig(max_tokens=64),
+                            retry_failed=False))
+    assert raised.stats["this_run"]["generated"] == len(failed) and cut.stats["expected_records"] == 2
+    assert not [r for r in SummaryStore(out).iter_all() if r.status == "failed"]

@@ -92,3 +92,19 @@ def test_merge_shards(tmp_path):
     assert sorted(merged.texts_by_paper()) == ["a", "b", "c"]
     with pytest.raises(StoreError, match="no records"):
         merged.merge([tmp_path / "nothing"])
+
+
+def test_a_later_answer_supersedes_a_failed_record_but_not_the_reverse(tmp_path):
+    store = SummaryStore(tmp_path)
+    failed = SummaryRecord("p1", "tldr", 0, "", status="failed", reason="HTTP 500")
+    ok_first = SummaryRecord("p2", "tldr", 0, "A first answer that was accepted.")
+    with store.writer("a") as w:
+        w.write([failed, ok_first])
+    assert store.keys(include_failed=False) == {("p2", "tldr", 0)} and len(store.keys()) == 2
+    with store.writer("b") as w:  # the retry succeeds; a late failure for p2 must not shadow its answer
+        w.write([SummaryRecord("p1", "tldr", 0, "The retried answer, accepted."),
+                 SummaryRecord("p2", "tldr", 0, "", status="failed", reason="HTTP 500")])
+    by_key = {r.key: r for r in store.iter_all()}
+    assert by_key[("p1", "tldr", 0)].status == "ok" and by_key[("p1", "tldr", 0)].text.startswith("The retried")
+    assert by_key[("p2", "tldr", 0)].text == ok_first.text and len(store) == 2
+    assert store.texts_by_paper() == {"p1": ["The retried answer, accepted."], "p2": [ok_first.text]}

@@ -29,20 +29,24 @@ def _encode(path: str | Path) -> np.ndarray:
     return SentenceTransformer(str(path), device="cpu").encode(TEXTS)
 
 
-@pytest.mark.slow
-def test_trained_checkpoint_is_saved_loadable_with_similarity_and_card(tiny_config, monkeypatch, minilm_path):
-    # make the untrained base look bad on validation (its ranks + 100), so every checkpoint is better and eligible
+def _weak_base(monkeypatch) -> None:
+    """Make the untrained base look bad on validation (its ranks + 100): every trained candidate is better and eligible."""
     original = PartnerRankEvaluator.__call__
 
     def biased(self, model, output_path=None, epoch=-1, steps=-1):
         metrics = original(self, model, output_path, epoch, steps)
-        if self.base_ranks is None:
+        if self.base_ranks is None:  # the base model's evaluation
             self.last_ranks = {t: r + 100 for t, r in self.last_ranks.items()}
             metrics = {k: v + 100 if k.endswith("mean_rank") else v for k, v in metrics.items()}
             metrics["validation_score"] = metrics["validation_selection_score"] = self.selector.score(self.last_ranks)
         return metrics
 
     monkeypatch.setattr(PartnerRankEvaluator, "__call__", biased)
+
+
+@pytest.mark.slow
+def test_trained_checkpoint_is_saved_loadable_with_similarity_and_card(tiny_config, monkeypatch, minilm_path):
+    _weak_base(monkeypatch)
     result = train(tiny_config.replace(interpolation=None))
     out = Path(tiny_config.out)
     assert result.selected.startswith("checkpoint-") and result.improved
@@ -78,16 +82,7 @@ def test_trained_checkpoint_is_saved_loadable_with_similarity_and_card(tiny_conf
 
 @pytest.mark.slow
 def test_wise_interpolation_is_handed_over_when_eligible(tiny_config, monkeypatch, minilm_path):
-    original = PartnerRankEvaluator.__call__
-
-    def biased(self, model, output_path=None, epoch=-1, steps=-1):  # a weak base: every candidate is eligible
-        metrics = original(self, model, output_path, epoch, steps)
-        if self.base_ranks is None:
-            self.last_ranks = {t: r + 100 for t, r in self.last_ranks.items()}
-            metrics["validation_score"] = metrics["validation_selection_score"] = self.selector.score(self.last_ranks)
-        return metrics
-
-    monkeypatch.setattr(PartnerRankEvaluator, "__call__", biased)
+    _weak_base(monkeypatch)
     result = train(tiny_config)  # default interpolation 0.5
     assert result.selected == "interpolation-0.5-checkpoint-4" and result.improved
     from sentence_transformers import SentenceTransformer

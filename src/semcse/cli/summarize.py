@@ -63,6 +63,8 @@ def summarize_cmd(
     limit: Optional[int] = typer.Option(None, help="Only the first N papers (after sharding)."),
     min_words: Optional[int] = typer.Option(None, help="Reject outputs shorter than this (default: prompt file)."),
     progress: bool = typer.Option(True, help="Show progress."),
+    retry_failed: bool = typer.Option(True, help="Regenerate records that failed (request errors, context overflow, cut by "
+                                      "the token limit); with --no-retry-failed only those a changed setting may fix."),
 ) -> None:
     """Generate K prompts x C samples per paper; resumable (rerun continues), shardable."""
     if ctx.invoked_subcommand is not None:
@@ -81,7 +83,7 @@ def summarize_cmd(
             sampling=SamplingConfig(temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=max_tokens, repeat_penalty=repeat_penalty, seed=seed),
             backend=backend, model=model, n_ctx=n_ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers, base_urls=tuple(base_url),
             server_model=server_model, api_key_env=api_key_env, concurrency=concurrency, request_timeout=request_timeout,
-            max_retries=max_retries, shard=shard, limit=limit, min_words=min_words, progress=progress,
+            max_retries=max_retries, shard=shard, limit=limit, min_words=min_words, progress=progress, retry_failed=retry_failed,
         )
         result = summarize(cfg)
     except (ConfigError, CorpusError, PromptError, BackendError) as exc:
@@ -103,16 +105,24 @@ def _report_lines(s: dict) -> list[str]:
     lines += [f"  {k}: {v}" for k, v in sorted(rep["issues_by_reason"].items())]
     run = s["this_run"]
     if run["generated"] == 0:
-        lines.append(f"nothing to generate: all {s['expected_records']} records of {s['papers']} papers already in the store")
+        if not s.get("error"):  # after a failure, "nothing to generate" would be false
+            lines.append(f"nothing to generate: all {s['expected_records']} records of {s['papers']} papers already in the store")
     else:
         lines.append(
-            f"generated {run['generated']} ({run['accepted']} accepted, {sum(run['rejected'].values())} rejected) in {run['elapsed_s']:.1f}s: "
+            f"generated {run['generated']} ({run['accepted']} accepted, {sum(run['rejected'].values())} rejected, "
+            f"{sum(run.get('failed', {}).values())} failed) in {run['elapsed_s']:.1f}s: "
             f"{run['summaries_per_s']:.2f} summaries/s, {run['tokens_per_s']:.1f} tokens/s"
         )
         for reason, n in sorted(run["rejected"].items()):
             lines.append(f"  rejected {reason}: {n}")
+        for cause, n in sorted(run.get("failed", {}).items()):
+            lines.append(f"  failed {cause}: {n} (retried by the next run)")
+        if run.get("first_failure"):
+            lines.append(f"  first failure: {run['first_failure']}")
     st = s["store"]
-    lines.append(f"store: {st['accepted']} accepted / {st['records']} records of {s['expected_records']} expected ({st['missing']} missing)")
+    failed = sum(st.get("failed_by_cause", {}).values())
+    lines.append(f"store: {st['accepted']} accepted / {st['records']} records of {s['expected_records']} expected "
+                 f"({failed} failed, {st['missing']} missing)")
     return lines
 
 

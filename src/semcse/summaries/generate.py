@@ -107,33 +107,72 @@ class RunCounters:
     prompt_tokens: int = 0
     papers_done: int = 0
     rejections: RejectionCounter = field(default_factory=RejectionCounter)
+    failures: Counter = field(default_factory=Counter)
+    first_failure: str | None = None
+
+
+def failure_cause(g, max_tokens: int | None) -> tuple[str, str] | None:
+    """(short cause, detail) of a failed generation (retried by the next run); None if it produced an answer."""
+    if g.finish_reason == "error":
+        detail = str(g.extra.get("error") or "backend error")
+        return ("context overflow" if "does not fit" in detail else detail.split(":")[0][:40]), detail
+    if not g.text.strip():
+        if g.finish_reason == "length":
+            return "truncated", f"empty: cut by the token limit (max_tokens={max_tokens})"
+        return "empty reply", "the server's reply has no text"
+    return None
 
 
 def to_records(paper: Paper, prompts: PromptSet, gens, model: str, params: dict, text_filter: TextFilter,
                counters: RunCounters, source: str = "llm") -> list[SummaryRecord]:
-    """Clean and filter a paper's generations into store records (rejections kept with a reason)."""
+    """Clean and filter a paper's generations into store records: accepted, rejected by the quality
+    filter (kept with a reason, not retried) or failed (kept with the cause, retried next run)."""
     instructions = {p.id: p.instruction for p in prompts.prompts}
     out = []
     for g in gens:
-        if g.finish_reason == "error":
-            text, reason = "", "backend_error"
-        else:
-            text = clean_text(g.text, truncated=g.finish_reason == "length")
-            reason = text_filter.reason(text, paper.abstract, instructions.get(g.prompt_id, ""))
-            if reason == "empty" and g.finish_reason == "length" and g.text.strip():
-                reason = "truncated"  # cut by --max-tokens before its first sentence ended
-        counters.rejections.add(reason)
         counters.generated += 1
         counters.tokens += g.tokens
         counters.prompt_tokens += g.prompt_tokens
-        rec = SummaryRecord(paper.id, g.prompt_id, g.sample, text if reason is None else g.text, model=model, params=params,
-                            tokens=g.tokens, source=source)
-        if reason is not None:
-            rec.status, rec.reason = "rejected", reason
-            if g.extra.get("error"):
-                rec.params = {**params, "error": g.extra["error"]}
+        cause = failure_cause(g, params.get("max_tokens"))
+        text, reason = "", None
+        if cause is None:
+            text = clean_text(g.text, truncated=g.finish_reason == "length")
+            reason = text_filter.reason(text, paper.abstract, instructions.get(g.prompt_id, ""))
+            if reason is not None and g.finish_reason == "length":
+                # cut by --max-tokens before it said enough: a failure a larger limit can fix, not a bad summary
+                cause = ("truncated", f"cut by the token limit (max_tokens={params.get('max_tokens')}) and then {reason}")
+                reason = None
+        rec = SummaryRecord(paper.id, g.prompt_id, g.sample, text if reason is None and cause is None else g.text,
+                            model=model, params=params, tokens=g.tokens, source=source)
+        if cause is not None:
+            rec.status, rec.reason = "failed", cause[0]
+            rec.params = {**params, "error": cause[1][:500]}
+            counters.failures[cause[0]] += 1
+            counters.first_failure = counters.first_failure or f"{cause[0]} ({cause[1][:300]})"
+        else:
+            counters.rejections.add(reason)
+            if reason is not None:
+                rec.status, rec.reason = "rejected", reason
         out.append(rec)
     return out
+
+
+# failures that the same settings reproduce exactly (seeded sampling): retried only when a setting changed
+DETERMINISTIC_FAILURES = ("truncated", "context overflow")
+
+
+def retry_keys(store: SummaryStore, cfg: SummarizeConfig, model: str | None) -> set:
+    """Keys of failed records to generate again. By default every failure, except truncations and context
+    overflows under unchanged settings (they would fail the same way); with ``--no-retry-failed`` only
+    failures whose --max-tokens, --n-ctx or model changed since."""
+    now = {"max_tokens": cfg.sampling.max_tokens, "n_ctx": cfg.n_ctx}
+
+    def changed(r: SummaryRecord) -> bool:
+        return (any(r.params.get(k) != v for k, v in now.items())
+                or bool(model and r.model and r.model != model))
+
+    failed = [r for r in store.iter_all() if r.status == "failed"]
+    return {r.key for r in failed if changed(r) or (cfg.retry_failed and r.reason not in DETERMINISTIC_FAILURES)}
 
 
 def summarize(cfg: SummarizeConfig, corpus: Corpus | None = None, backend: Backend | None = None) -> SummarizeResult:
@@ -155,11 +194,11 @@ def summarize(cfg: SummarizeConfig, corpus: Corpus | None = None, backend: Backe
     papers = select_papers(corpus, cfg)
     by_id = {p.id: p for p in papers}
     store = SummaryStore(run_dir)
-    done = store.keys()
+    done = store.keys() - retry_keys(store, cfg, _model_label(cfg))
     jobs = plan_jobs(papers, prompts, samples, done)
     expected = len(papers) * len(prompts.prompts) * samples
     already = expected - sum(len(j.requests) for j in jobs)
-    params = {**cfg.sampling.to_dict(), "prompt_set": prompts.name, "task": cfg.task}
+    params = {**cfg.sampling.to_dict(), "prompt_set": prompts.name, "task": cfg.task, "n_ctx": cfg.n_ctx}
     text_filter = TextFilter(min_words=cfg.min_words if cfg.min_words is not None else prompts.min_words)
     counters = RunCounters()
     error: str | None = None
@@ -191,6 +230,8 @@ def summarize(cfg: SummarizeConfig, corpus: Corpus | None = None, backend: Backe
                 progress.close()
             if own_backend and backend is not None:
                 backend.close()
+    if error is None and counters.generated and counters.failures.total() == counters.generated:
+        error = f"all {counters.generated} generations failed; first cause: {counters.first_failure}"
     elapsed = time.perf_counter() - t0
     prompt_ids = {p.id for p in prompts.prompts}
     final = [r for r in store.iter_all() if r.paper_id in by_id and r.prompt_id in prompt_ids and r.sample < samples]
@@ -208,6 +249,8 @@ def summarize(cfg: SummarizeConfig, corpus: Corpus | None = None, backend: Backe
             "generated": counters.generated,
             "accepted": counters.rejections.accepted,
             "rejected": dict(counters.rejections.rejected),
+            "failed": dict(counters.failures),
+            "first_failure": counters.first_failure,
             "papers_completed": counters.papers_done,
             "generated_tokens": counters.tokens,
             "prompt_tokens": counters.prompt_tokens,
@@ -218,7 +261,8 @@ def summarize(cfg: SummarizeConfig, corpus: Corpus | None = None, backend: Backe
         "store": {
             "records": len(final),
             "accepted": sum(r.status == "ok" for r in final),
-            "rejected_by_reason": dict(Counter(str(r.reason) for r in final if r.status != "ok")),
+            "rejected_by_reason": dict(Counter(str(r.reason) for r in final if r.status == "rejected")),
+            "failed_by_cause": dict(Counter(str(r.reason) for r in final if r.status == "failed")),
             "missing": expected - len(final),
         },
         "backend": cfg.backend,
@@ -232,6 +276,13 @@ def summarize(cfg: SummarizeConfig, corpus: Corpus | None = None, backend: Backe
     stats_path = run_dir / (f"stats.{segment_name(shard)}.json" if shard else "stats.json")
     atomic_write_json(stats_path, stats)
     return SummarizeResult(run_dir, stats, error, stats_path)
+
+
+def _model_label(cfg: SummarizeConfig) -> str | None:
+    """The model name records of this configuration carry (GGUF file name or server model), if known up front."""
+    if cfg.backend == "llamacpp":
+        return Path(cfg.model).name if cfg.model else None
+    return cfg.server_model
 
 
 def _write_run_config(run_dir: Path, cfg: SummarizeConfig) -> None:

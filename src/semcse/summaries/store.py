@@ -10,8 +10,11 @@ segment for writing, a torn last line (no newline or invalid JSON, e.g. after ``
 off, so it is never propagated; readers skip such a line with a warning. Each shard of a corpus
 writes its own segment, so the segments of several machines can simply be copied into one
 ``records/`` folder (or combined with :meth:`SummaryStore.merge`); reading deduplicates by key.
-Rejected generations are stored too (``status = "rejected"`` with a ``reason``), so a rerun does
-not generate them again.
+Every generation has one of three outcomes: ``ok`` (accepted), ``rejected`` by the quality filter
+(stored with its ``reason``, never generated again) and ``failed`` (request error, HTTP error, empty
+or malformed reply, context overflow, cut by the token limit: stored with its cause, never counted
+as a summary, and retried by the next run). When a key has several records, a later ``ok`` or
+``rejected`` record supersedes a ``failed`` one; otherwise the first record wins.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ class SummaryRecord:
     prompt_id: str
     sample: int
     text: str
-    status: str = "ok"  # ok | rejected
+    status: str = "ok"  # ok | rejected | failed
     reason: str | None = None
     model: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
@@ -166,21 +169,23 @@ class SummaryStore:
         return sorted(self.records_dir.glob("*.jsonl")) if self.records_dir.is_dir() else []
 
     def iter_all(self) -> Iterator[SummaryRecord]:
-        seen: set[Key] = set()
+        """One record per key: the first, unless it failed and a later record did not."""
+        chosen: dict[Key, SummaryRecord] = {}
         for seg in self.segments():
             records, _, bad = _scan(seg)
             if bad:
                 log.warning("%s: ignoring %d incomplete/corrupt line(s)", seg, bad)
             for r in records:
-                if r.key not in seen:
-                    seen.add(r.key)
-                    yield r
+                old = chosen.get(r.key)
+                if old is None or (old.status == "failed" and r.status != "failed"):
+                    chosen[r.key] = r
+        yield from chosen.values()
 
     def records(self, status: str | None = "ok") -> list[SummaryRecord]:
         return [r for r in self.iter_all() if status is None or r.status == status]
 
-    def keys(self) -> set[Key]:
-        return {r.key for r in self.iter_all()}
+    def keys(self, include_failed: bool = True) -> set[Key]:
+        return {r.key for r in self.iter_all() if include_failed or r.status != "failed"}
 
     def __len__(self) -> int:
         return sum(1 for _ in self.iter_all())
@@ -232,7 +237,7 @@ class SummaryStore:
         path = Path(path)
         if not path.exists():
             raise StoreError(f"import file not found: {path}")
-        done = self.keys()
+        done = self.keys(include_failed=False)
         counts = {"rows": 0, "imported": 0, "skipped_rows": 0, "already_present": 0}
         batch: list[SummaryRecord] = []
         for row, obj in iter_jsonl(path):
@@ -261,14 +266,14 @@ class SummaryStore:
 
     def merge(self, sources: Iterable[str | Path], segment: str = "merged") -> int:
         """Copy every record of other run directories into this one (deduplicated). Returns new records."""
-        done = self.keys()
+        done, present = self.keys(include_failed=False), self.keys()
         new: list[SummaryRecord] = []
         for src in sources:
             other = SummaryStore(src)
             if not other.segments():
                 raise StoreError(f"{src}: no records/ segments to merge")
             for r in other.iter_all():
-                if r.key not in done:
+                if r.key not in done and not (r.status == "failed" and r.key in present):
                     done.add(r.key)
                     new.append(r)
         with self.writer(segment) as w:
