@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -123,3 +124,21 @@ def test_cli_search_json(index_dir, data_root):
     assert res.returncode == 0, res.stderr
     hits = json.loads(res.stdout.strip().splitlines()[-1])["hits"]
     assert len(hits) == 2 and hits[0]["title"] == title
+
+
+def test_relative_model_path_and_a_newline_in_an_id(tmp_path, minilm_path):
+    import os
+
+    corpus = tmp_path / "papers.jsonl"
+    corpus.write_text("".join(json.dumps({"id": pid, "title": title, "abstract": title + " in detail."}) + "\n" for pid, title in [
+        ("p1", "Graph neural networks for molecules"), ("bad\nid", "Protein structure prediction"), ("p3", "Sentence embeddings")]))
+    relative = os.path.relpath(minilm_path, tmp_path)
+    made = subprocess.run(SEMCSE + ["embed", "--model", relative, "--corpus", "papers.jsonl", "--out", "idx", "--no-progress"],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert json.loads((tmp_path / "idx" / "manifest.json").read_text())["model"] == str(Path(minilm_path).resolve())
+    found = subprocess.run(SEMCSE + ["search", "--index", str(tmp_path / "idx"), "protein folding", "-k", "3"],
+                           capture_output=True, text=True, timeout=300, cwd="/")  # another directory
+    assert found.returncode == 0, found.stderr
+    hits = found.stdout.splitlines()[1:]
+    assert len(hits) == 3 and any("bad\\nid" in h for h in hits)  # the newline is escaped: one line per hit

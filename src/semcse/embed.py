@@ -62,6 +62,13 @@ class EmbedResult:
         return self.encoded / self.seconds if self.seconds > 0 else 0.0
 
 
+def model_reference(model: str) -> str:
+    """How a manifest names a model: an existing local path as an absolute path (so the index works from
+    any directory), anything else (a hub id) as given."""
+    path = Path(model).expanduser()
+    return str(path.resolve()) if path.exists() else model
+
+
 def embed_corpus(cfg: EmbedConfig, corpus: Corpus | None = None, encoder: Encoder | None = None) -> EmbedResult:
     """Encode every paper of ``cfg.corpus`` with ``cfg.model`` into ``cfg.out`` (resumable)."""
     if not cfg.out:
@@ -78,7 +85,7 @@ def embed_corpus(cfg: EmbedConfig, corpus: Corpus | None = None, encoder: Encode
         encoder.model.half()
     manifest = {
         "format": "semcse-index-v1",
-        "model": cfg.model,
+        "model": model_reference(cfg.model),
         "model_info": encoder.describe(),
         "similarity": encoder.similarity_fn_name,
         "dim": encoder.dim,

@@ -84,6 +84,18 @@ def test_unreachable_server_is_a_clear_error_at_start():
         OpenAICompatBackend([f"http://127.0.0.1:{free_port()}/v1"], max_retries=0)
 
 
+def test_hung_server_is_reported_within_the_request_timeout():
+    import socket
+
+    with socket.socket() as hung:  # accepts connections, never answers
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(8)
+        start = time.monotonic()
+        with pytest.raises(BackendError, match="cannot reach the server"):
+            OpenAICompatBackend([f"http://127.0.0.1:{hung.getsockname()[1]}/v1"], timeout=2, max_retries=3)
+        assert time.monotonic() - start < 10  # the user's --request-timeout, not a fixed 10 s x 2
+
+
 def test_server_stopped_mid_run_keeps_progress_and_resumes(tmp_path, data_root, gguf_path):
     srv = LocalServer(gguf_path, free_port())
     srv.start()

@@ -74,4 +74,9 @@ def search_cmd(
             continue
         typer.echo(f"query: {query}")
         for h in hits:
-            typer.echo(f"  {h.rank:>3}  {h.score:8.4f}  {h.id}  {(h.title or '')[:90]}")
+            # control characters (a newline in an id or title) are escaped: one line per hit
+            typer.echo(f"  {h.rank:>3}  {h.score:8.4f}  {_one_line(h.id)}  {_one_line(h.title or '')[:90]}")
+
+
+def _one_line(text: str) -> str:
+    return json.dumps(str(text), ensure_ascii=False)[1:-1]

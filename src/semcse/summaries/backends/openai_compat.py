@@ -74,6 +74,7 @@ class OpenAICompatBackend:
         self.clients = [openai.OpenAI(base_url=u, api_key=api_key, timeout=timeout, max_retries=max_retries) for u in urls]
         self.base_urls = urls
         self.concurrency = max(1, concurrency)
+        self.timeout = timeout
         self.model_name = model or ""
         if check:
             self._check(model)
@@ -81,7 +82,8 @@ class OpenAICompatBackend:
     def _check(self, model: str | None) -> None:
         for url, client in zip(self.base_urls, self.clients):
             try:
-                models = [m.id for m in client.with_options(max_retries=1, timeout=10).models.list()]
+                # one try within the user's --request-timeout: a hung server is reported in that time
+                models = [m.id for m in client.with_options(max_retries=0, timeout=self.timeout).models.list()]
             except self._openai.APIConnectionError as exc:
                 raise BackendError(f"cannot reach the server at {url} ({exc.__class__.__name__}: {exc}); is it running?") from exc
             except self._openai.APIStatusError as exc:
