@@ -39,6 +39,30 @@ def test_bad_config(tmp_path):
         read_config(tmp_path / "c.toml")
 
 
+def test_config_file_is_read_whole_and_typed(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[run]\nout = "x"\nsteps = 7\n[train]\nlearning_rate = 1e-5\n[summarize]\nconcurrency = 3\n')
+    cfg = read_config(path)
+    assert cfg.out == "x" and cfg.steps == 7 and cfg.train.learning_rate == 1e-5 and cfg.summarize.concurrency == 3
+    assert resolve(cfg.replace(corpus=CorpusConfig(source="papers.jsonl"))).train.learning_rate == 1e-5
+    cases = {
+        'steps = "ten"\n': r"c.toml: RunConfig.steps must be an integer or absent \(None\), got 'ten' \(str\)",
+        '[train]\nlerning_rate = 1\n': r"c.toml: \[train\] TrainConfig: unknown option 'lerning_rate'",
+        '[train]\nloss = "cosine"\n': r"\[train\] TrainConfig.loss must be one of 'triplet', 'infonce'",
+        '[summarize.sampling]\ntemperature = true\n': r"\[summarize\] \[sampling\] SamplingConfig.temperature must be a number",
+        '[run]\npapers = 3\n[corpus]\nsource = "a"\npapers = 4\n': r"unknown option 'papers'",
+        '[run]\nseed = 1\nseed = 2\n': r"invalid TOML",
+        '[run]\nbudget = "huge"\n': r"RunConfig.budget must be one of 'small', 'medium', 'paper'",
+    }
+    for text, message in cases.items():
+        path.write_text(text)
+        with pytest.raises(ConfigError, match=message):
+            read_config(path)
+    path.write_text('seed = 1\n[run]\nseed = 2\n')
+    with pytest.raises(ConfigError, match=r"seed given both in \[run\] and outside it"):
+        read_config(path)
+
+
 def test_heldout_benchmark_file_loads(tmp_path):
     from semcse.evaluation import load_benchmark
 

@@ -40,7 +40,19 @@ class _Config:
             if key not in fields:
                 raise ConfigError(f"{cls.__name__}: unknown option {key!r}; known: {sorted(fields)}")
             sub = _nested_type(cls, key)
-            kwargs[key] = sub.from_dict(value) if sub and isinstance(value, dict) else _coerce(cls, key, value)
+            if sub:
+                if not isinstance(value, dict):
+                    raise ConfigError(f"{cls.__name__}.{key} must be a table of {sub.__name__} options, got {value!r}")
+                try:
+                    kwargs[key] = sub.from_dict(value)
+                except ConfigError as exc:
+                    raise ConfigError(f"[{key}] {exc}") from None
+                continue
+            value = _coerce(cls, key, value)
+            expected = _type_problem(_hint(cls, key), value)
+            if expected:
+                raise ConfigError(f"{cls.__name__}.{key} must be {expected}, got {value!r} ({type(value).__name__})")
+            kwargs[key] = value
         return cls(**kwargs)
 
 
@@ -50,6 +62,42 @@ def _nested_type(cls: type, name: str) -> type[_Config] | None:
 
     hint = typing.get_type_hints(cls).get(name)
     return hint if isinstance(hint, type) and issubclass(hint, _Config) else None
+
+
+def _hint(cls: type, name: str) -> Any:
+    import typing
+
+    return typing.get_type_hints(cls).get(name)
+
+
+def _type_problem(hint: Any, value: Any) -> str | None:
+    """None if ``value`` fits the field type ``hint``, else a description of what was expected."""
+    import types
+    import typing
+
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        problems = [_type_problem(a, value) for a in args]
+        return None if any(p is None for p in problems) else " or ".join(p for p in problems if p)
+    if hint is type(None):
+        return None if value is None else "absent (None)"
+    if origin is typing.Literal:
+        return None if value in args else "one of " + ", ".join(repr(a) for a in args)
+    if origin is tuple:
+        if not isinstance(value, tuple):
+            return "a list"
+        item = args[0] if args else Any
+        bad = [v for v in value if _type_problem(item, v)]
+        return f"a list of {_type_problem(item, bad[0]).removeprefix('a ').removeprefix('an ')}" if bad else None
+    if hint is bool:
+        return None if isinstance(value, bool) else "true or false"
+    if hint is int:
+        return None if isinstance(value, int) and not isinstance(value, bool) else "an integer"
+    if hint is float:
+        return None if isinstance(value, (int, float)) and not isinstance(value, bool) else "a number"
+    if hint is str:
+        return None if isinstance(value, str) else "a string"
+    return None  # anything else is not checked here
 
 
 def _coerce(cls: type, name: str, value: Any) -> Any:

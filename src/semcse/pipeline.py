@@ -102,9 +102,20 @@ def write_config(cfg: RunConfig, path: Path) -> None:
 
 
 def read_config(path: str | Path) -> RunConfig:
-    """A :class:`RunConfig` from a TOML file (top-level run keys plus [corpus], [summarize], [train], [evaluate])."""
+    """A :class:`RunConfig` from a TOML file, read whole: the run's own keys (at the top or in a [run] table)
+    plus the [corpus], [summarize], [train] and [evaluate] tables. Unknown keys and values of the wrong
+    type are errors naming the file, the table and the key, before any work starts."""
     data = load_config_file(path)
-    return RunConfig.from_dict(data.get("run", data))
+    run = data.pop("run", {})
+    if not isinstance(run, dict):
+        raise ConfigError(f"{path}: 'run' must be a table")
+    both = sorted(set(run) & set(data))
+    if both:
+        raise ConfigError(f"{path}: {', '.join(both)} given both in [run] and outside it; keep one")
+    try:
+        return RunConfig.from_dict({**run, **data})
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
 
 
 # ---- stages ------------------------------------------------------------------------------------

@@ -56,7 +56,9 @@ def run_cmd(
             summarize = summarize.replace(backend="openai", base_urls=tuple(base_url), server_model=server_model)
         cfg = cfg.replace(corpus=cfg.corpus.replace(**corpus_changes), summarize=summarize, **changes)
         result = run(cfg)
-    except (ConfigError, CorpusError, RuntimeError) as exc:
+    except (ConfigError, CorpusError) as exc:  # bad input: exit 2
+        _fail(str(exc))
+    except RuntimeError as exc:  # the job failed: exit 1
         _fail(str(exc), code=1)
     typer.echo((result.out / "report.md").read_text(encoding="utf-8"))
     typer.echo(f"report: {result.out / 'report.md'} and report.json", err=True)
