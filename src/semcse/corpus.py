@@ -231,11 +231,20 @@ def _open_source(cfg: CorpusConfig) -> tuple[str, Iterator[tuple[int, dict | Exc
         if fmt in ("parquet", "pq"):
             import pyarrow.parquet as pq
 
-            return str(path), _iter_parquet(path), list(pq.ParquetFile(path).schema_arrow.names)
+            try:
+                columns = list(pq.ParquetFile(path).schema_arrow.names)
+            except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+                raise CorpusError(f"{path}: not a readable Parquet file ({exc}); if it holds JSON lines or CSV, "
+                                  "name it so (.jsonl, .csv) or pass --format") from None
+            return str(path), _iter_parquet(path), columns
         raise CorpusError(f"{path}: unknown corpus format {fmt!r} (use jsonl, json, csv, tsv, parquet or a datasets directory)")
-    if "/" in src and not src.startswith((".", "/", "~")) and cfg.allow_hub:
+    looks_like_file = path.suffix.lower() in FILE_SUFFIXES  # "data/papers.jsonl" is a missing file, not a hub id
+    if "/" in src and not src.startswith((".", "/", "~")) and not looks_like_file and cfg.allow_hub:
         return _load_hub_or_local(cfg, src)
-    raise CorpusError(f"corpus not found: {src}")
+    raise CorpusError(f"corpus not found: {src} (no such file{'' if looks_like_file or '/' not in src else ' or local dataset'})")
+
+
+FILE_SUFFIXES = {".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".tab", ".parquet", ".pq", ".gz", ".txt"}
 
 
 def _load_hub_or_local(cfg: CorpusConfig, src: str) -> tuple[str, Iterator[tuple[int, dict | Exception]], list[str]]:

@@ -106,3 +106,24 @@ def test_queries_task_and_export(tmp_path, data_root):
     assert all("\n" not in r.text for r in recs)  # queries stop at the first line
     exp = _cli(["export", str(out), "--to", str(tmp_path / "q.parquet"), "--include-rejected"])
     assert exp.returncode == 0 and "exported 2 records" in exp.stdout
+
+
+def test_a_second_writer_is_refused_before_it_writes_anything(tmp_path, data_root):
+    out = tmp_path / "run"
+    (out).mkdir()
+    (out / "summarize.config.json").write_text('{"the running job": true}')
+    with SummaryStore(out).writer("main"):  # as if another summarize were running on this directory
+        res = _cli(["--corpus", str(data_root / "scitldr" / "dev.jsonl"), "--limit", "1", "--out", str(out), *SMALL])
+    assert res.returncode == 2 and "being written by another process" in res.stderr and "Traceback" not in res.stderr
+    assert json.loads((out / "summarize.config.json").read_text()) == {"the running job": True}  # untouched
+
+
+def test_bad_files_are_one_line_errors(tmp_path, data_root):
+    fake = tmp_path / "papers.parquet"
+    fake.write_text('{"id": "a", "title": "t", "abstract": "x"}\n')
+    res = _cli(["--corpus", str(fake), "--out", str(tmp_path / "o")])
+    assert res.returncode == 2 and "not a readable Parquet file" in res.stderr and "Traceback" not in res.stderr
+    res = _cli(["batch-write", "--corpus", str(tmp_path / "missing" / "x.jsonl"), "--out", str(tmp_path / "o2"), "--server-model", "m"])
+    assert res.returncode == 2 and "corpus not found" in res.stderr and "Traceback" not in res.stderr
+    res = _cli(["--corpus", "data/missing.jsonl", "--out", str(tmp_path / "o3")], cwd=tmp_path)  # not sent to the Hub
+    assert res.returncode == 2 and "corpus not found: data/missing.jsonl (no such file)" in res.stderr

@@ -96,6 +96,29 @@ def test_hung_server_is_reported_within_the_request_timeout():
         assert time.monotonic() - start < 10  # the user's --request-timeout, not a fixed 10 s x 2
 
 
+def test_malformed_model_list_is_a_clear_error():
+    import http.server
+    import threading
+
+    class Broken(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"data": [oops')
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Broken)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(BackendError, match="answered something that is not an OpenAI model list"):
+            OpenAICompatBackend([f"http://127.0.0.1:{httpd.server_address[1]}/v1"], timeout=5)
+    finally:
+        httpd.shutdown()
+
+
 def test_server_stopped_mid_run_keeps_progress_and_resumes(tmp_path, data_root, gguf_path):
     srv = LocalServer(gguf_path, free_port())
     srv.start()

@@ -75,6 +75,7 @@ def summarize_cmd(
     from semcse.summaries import summarize
     from semcse.summaries.backends.base import BackendError
     from semcse.summaries.prompts import PromptError
+    from semcse.summaries.store import StoreError
 
     try:
         cfg = SummarizeConfig(
@@ -86,7 +87,7 @@ def summarize_cmd(
             max_retries=max_retries, shard=shard, limit=limit, min_words=min_words, progress=progress, retry_failed=retry_failed,
         )
         result = summarize(cfg)
-    except (ConfigError, CorpusError, PromptError, BackendError) as exc:
+    except (ConfigError, CorpusError, PromptError, BackendError, StoreError) as exc:
         _fail(str(exc))
     s = result.stats
     for line in _report_lines(s):
@@ -194,9 +195,13 @@ def batch_write_cmd(
         sampling=SamplingConfig(temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed),
         backend="openai", server_model=server_model, shard=shard, limit=limit,
     )
+    from semcse.corpus import CorpusError
+    from semcse.summaries.batch import BatchError
+    from semcse.summaries.prompts import PromptError
+
     try:
         files = write_batch_requests(cfg, max_requests_per_file=max_requests_per_file)
-    except ConfigError as exc:
+    except (ConfigError, CorpusError, PromptError, BatchError) as exc:
         _fail(str(exc))
     for f, n in files:
         typer.echo(f"{f}\t{n} requests")

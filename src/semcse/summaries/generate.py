@@ -7,6 +7,7 @@ missing. ``--shard I/N`` keeps the papers whose stable id hash falls in shard I 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import platform
 import time
@@ -205,31 +206,13 @@ def summarize(cfg: SummarizeConfig, corpus: Corpus | None = None, backend: Backe
     model_name = None
     t0 = time.perf_counter()
 
-    _write_run_config(run_dir, cfg)
-    if jobs:
-        log.info("%d papers, %d of %d records to generate", len(jobs), expected - already, expected)
-        own_backend = backend is None
-        progress = None
-        try:
-            backend = backend or make_backend(cfg)
-            model_name = backend.model_name
-            progress = Progress(f"{cfg.task}", total=len(jobs), unit="papers", rates=("summaries", "tokens"), enabled=cfg.progress)
-            remaining = {j.paper_id: len(j.requests) for j in jobs}
-            with store.writer(segment_name(shard), fsync_every=cfg.flush_every) as writer:
-                for job, gens in backend.run(jobs, cfg.sampling):
-                    paper = by_id[job.paper_id]
-                    writer.write(to_records(paper, prompts, gens, model_name, params, text_filter, counters))
-                    remaining[job.paper_id] -= len(gens)
-                    finished = remaining[job.paper_id] <= 0
-                    counters.papers_done += finished
-                    progress.advance(int(finished), summaries=len(gens), tokens=sum(g.tokens for g in gens))
-        except BackendError as exc:
-            error = str(exc)
-        finally:
-            if progress:
-                progress.close()
-            if own_backend and backend is not None:
-                backend.close()
+    with contextlib.ExitStack() as stack:
+        # the segment's lock first: a second process on the same run stops here, before writing anything
+        writer = stack.enter_context(store.writer(segment_name(shard), fsync_every=cfg.flush_every)) if jobs else None
+        _write_run_config(run_dir, cfg)
+        if writer is not None:
+            error, model_name = _generate(cfg, jobs, backend, writer, by_id, prompts, params, text_filter, counters,
+                                          expected - already, expected)
     if error is None and counters.generated and counters.failures.total() == counters.generated:
         error = f"all {counters.generated} generations failed; first cause: {counters.first_failure}"
     elapsed = time.perf_counter() - t0
@@ -276,6 +259,35 @@ def summarize(cfg: SummarizeConfig, corpus: Corpus | None = None, backend: Backe
     stats_path = run_dir / (f"stats.{segment_name(shard)}.json" if shard else "stats.json")
     atomic_write_json(stats_path, stats)
     return SummarizeResult(run_dir, stats, error, stats_path)
+
+
+def _generate(cfg: SummarizeConfig, jobs: list[PaperJob], backend: Backend | None, writer, by_id: dict[str, Paper],
+              prompts: PromptSet, params: dict, text_filter: TextFilter, counters: RunCounters, todo: int,
+              expected: int) -> tuple[str | None, str | None]:
+    """Run the backend over ``jobs``, writing each paper's records as it finishes; returns (error, model name)."""
+    log.info("%d papers, %d of %d records to generate", len(jobs), todo, expected)
+    own_backend = backend is None
+    progress = None
+    error = model_name = None
+    try:
+        backend = backend or make_backend(cfg)
+        model_name = backend.model_name
+        progress = Progress(f"{cfg.task}", total=len(jobs), unit="papers", rates=("summaries", "tokens"), enabled=cfg.progress)
+        remaining = {j.paper_id: len(j.requests) for j in jobs}
+        for job, gens in backend.run(jobs, cfg.sampling):
+            writer.write(to_records(by_id[job.paper_id], prompts, gens, model_name, params, text_filter, counters))
+            remaining[job.paper_id] -= len(gens)
+            finished = remaining[job.paper_id] <= 0
+            counters.papers_done += finished
+            progress.advance(int(finished), summaries=len(gens), tokens=sum(g.tokens for g in gens))
+    except BackendError as exc:
+        error = str(exc)
+    finally:
+        if progress:
+            progress.close()
+        if own_backend and backend is not None:
+            backend.close()
+    return error, model_name
 
 
 def _model_label(cfg: SummarizeConfig) -> str | None:

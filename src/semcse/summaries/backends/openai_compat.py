@@ -90,6 +90,9 @@ class OpenAICompatBackend:
                 if exc.status_code in (401, 403):
                     raise BackendError(f"{url} refused the API key (HTTP {exc.status_code}); set it in the environment variable named by --api-key-env") from exc
                 models = []  # some servers have no /models; go on
+            except (self._openai.APIError, ValueError, TypeError, AttributeError) as exc:  # e.g. malformed JSON
+                raise BackendError(f"{url}/models answered something that is not an OpenAI model list "
+                                   f"({exc.__class__.__name__}: {exc}); is this an OpenAI-compatible server?") from exc
             if not self.model_name:
                 if not models:
                     raise BackendError(f"{url} lists no models; name one with --server-model")
