@@ -142,3 +142,7 @@ def test_relative_model_path_and_a_newline_in_an_id(tmp_path, minilm_path):
     assert found.returncode == 0, found.stderr
     hits = found.stdout.splitlines()[1:]
     assert len(hits) == 3 and any("bad\\nid" in h for h in hits)  # the newline is escaped: one line per hit
+    (tmp_path / "idx" / "embeddings.npy").write_bytes(b"\x93NUMPY garbage")  # a damaged index: one line, exit 2
+    broken = subprocess.run(SEMCSE + ["search", "--index", str(tmp_path / "idx"), "protein"], capture_output=True, text=True,
+                            timeout=300)
+    assert broken.returncode == 2 and "index files are damaged" in broken.stderr and "Traceback" not in broken.stderr

@@ -63,6 +63,14 @@ def test_config_file_is_read_whole_and_typed(tmp_path):
         read_config(path)
 
 
+def test_too_few_summarised_papers_is_a_one_line_error(tmp_path, data_root):
+    args = SEMCSE + ["run", "--corpus", str(data_root / "scitldr" / "train.jsonl"), "--out", str(tmp_path / "r"), "--papers", "2",
+                     "--prompts", "1", "--samples", "1", "--max-tokens", "64", "--heldout-papers", "30", "--pool-size", "30",
+                     "--benchmark-task", "none"]
+    res = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 2 and "need at least 4 papers with summaries" in res.stderr and "Traceback" not in res.stderr
+
+
 def test_heldout_benchmark_file_loads(tmp_path):
     from semcse.evaluation import load_benchmark
 

@@ -104,13 +104,23 @@ class SearchIndex:
         mpath = self.dir / "manifest.json"
         if not mpath.exists():
             raise SearchError(f"{self.dir}: not an index (no manifest.json); build one with `semcse embed`")
-        self.manifest = json.loads(mpath.read_text(encoding="utf-8"))
+        try:
+            self.manifest = json.loads(mpath.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise SearchError(f"{mpath}: not valid JSON ({exc}); rebuild the index with `semcse embed`") from None
         if not self.manifest.get("complete"):
             raise SearchError(f"{self.dir}: the index is incomplete (an interrupted `semcse embed`); rerun it to finish")
         if self.manifest.get("count", 0) == 0:
             raise SearchError(f"{self.dir}: the index is empty")
-        vectors = np.load(self.dir / "embeddings.npy")
-        table = pq.read_table(self.dir / "embeddings.parquet", columns=["id", "title"])
+        try:
+            vectors = np.load(self.dir / "embeddings.npy", allow_pickle=False)
+            table = pq.read_table(self.dir / "embeddings.parquet", columns=["id", "title"])
+        except (OSError, ValueError, EOFError) as exc:  # missing, truncated or overwritten files
+            raise SearchError(f"{self.dir}: the index files are damaged ({exc.__class__.__name__}: {exc}); "
+                              "rebuild the index with `semcse embed` into a new --out") from None
+        if vectors.ndim != 2 or vectors.shape[0] != self.manifest.get("count"):
+            raise SearchError(f"{self.dir}: embeddings.npy holds {vectors.shape}, the manifest says {self.manifest.get('count')} "
+                              "vectors; rebuild the index with `semcse embed` into a new --out")
         self.ids = table.column("id").to_pylist()
         self.titles = table.column("title").to_pylist()
         if len(self.ids) != len(vectors):

@@ -37,7 +37,11 @@ def run_cmd(
     """Summaries -> training -> evaluation of base vs trained -> report, resumable at every stage."""
     from semcse.config import ConfigError, RunConfig
     from semcse.corpus import CorpusError
+    from semcse.encode import EncoderError
+    from semcse.evaluation.tasks import BenchmarkError
     from semcse.pipeline import read_config, run
+    from semcse.training.examples import TrainingDataError
+    from semcse.training.model import ModelLoadError
 
     try:
         cfg = read_config(config) if config else RunConfig()
@@ -56,7 +60,7 @@ def run_cmd(
             summarize = summarize.replace(backend="openai", base_urls=tuple(base_url), server_model=server_model)
         cfg = cfg.replace(corpus=cfg.corpus.replace(**corpus_changes), summarize=summarize, **changes)
         result = run(cfg)
-    except (ConfigError, CorpusError) as exc:  # bad input: exit 2
+    except (ConfigError, CorpusError, TrainingDataError, ModelLoadError, EncoderError, BenchmarkError) as exc:  # bad input: exit 2
         _fail(str(exc))
     except RuntimeError as exc:  # the job failed: exit 1
         _fail(str(exc), code=1)
