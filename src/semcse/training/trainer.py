@@ -499,7 +499,7 @@ def plot_curve(history: list[dict[str, Any]], base_scores: dict[str, float] | No
     axes[2].axhline(0, color="grey", linestyle=":", label="base model")
     if selected and selected.startswith("checkpoint-"):
         axes[2].axvline(int(selected.split("-")[1]), color="black", linewidth=0.8, label=f"kept: {selected}")
-    axes[2].set_title(f"validation mean rank vs base, % (lower is better); kept: {selected or '?'}", fontsize=9)
+    axes[2].set_title(f"validation mean rank vs base, % (lower is better)\nkept: {selected or '?'}", fontsize=9)
     for ax in axes:
         ax.set_xlabel("step")
         if ax.get_legend_handles_labels()[0]:
