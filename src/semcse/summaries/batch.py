@@ -21,7 +21,7 @@ from semcse.fileio import atomic_write_json, atomic_write_text
 from semcse.summaries.backends.base import Request
 from semcse.summaries.backends.openai_compat import generation_from_response, request_body
 from semcse.summaries.clean import TextFilter
-from semcse.summaries.generate import RunCounters, plan_jobs, retry_keys, select_papers, to_records
+from semcse.summaries.generate import RunCounters, done_keys, plan_jobs, select_papers, to_records
 from semcse.summaries.prompts import load_prompt_set
 from semcse.summaries.store import SummaryStore
 
@@ -52,8 +52,7 @@ def write_batch_requests(cfg: SummarizeConfig, max_requests_per_file: int = 50_0
     prompts = load_prompt_set(cfg.prompts, cfg.task).head(cfg.max_prompts)
     samples = cfg.samples or prompts.samples
     papers = select_papers(corpus, cfg)
-    store = SummaryStore(run_dir)
-    jobs = plan_jobs(papers, prompts, samples, store.keys() - retry_keys(store, cfg, cfg.server_model))
+    jobs = plan_jobs(papers, prompts, samples, done_keys(SummaryStore(run_dir), cfg, cfg.server_model))
     batch_dir = run_dir / "batch"
     batch_dir.mkdir(parents=True, exist_ok=True)
     for old in batch_dir.glob("requests-*.jsonl"):
@@ -88,8 +87,12 @@ def read_batch_results(run_dir: str | Path, result_files: Iterable[str | Path]) 
     text_filter = TextFilter(min_words=cfg.min_words if cfg.min_words is not None else prompts.min_words)
     params = {**cfg.sampling.to_dict(), "prompt_set": prompts.name, "task": cfg.task, "n_ctx": cfg.n_ctx}
     store = SummaryStore(run_dir)
-    done = store.keys(include_failed=False)
-    failed_text = {r.key: r.text for r in store.iter_all() if r.status == "failed"}  # the same result read again
+    done, failed_text = set(), {}  # answered keys; failed keys with their text (the same result read again is no news)
+    for r in store.iter_all():
+        if r.status == "failed":
+            failed_text[r.key] = r.text
+        else:
+            done.add(r.key)
     counters = RunCounters()
     stats = {"lines": 0, "imported": 0, "already_present": 0, "failed": 0, "failed_examples": [], "unknown": 0}
     with store.writer("batch") as writer:

@@ -162,18 +162,19 @@ def to_records(paper: Paper, prompts: PromptSet, gens, model: str, params: dict,
 DETERMINISTIC_FAILURES = ("truncated", "context overflow")
 
 
-def retry_keys(store: SummaryStore, cfg: SummarizeConfig, model: str | None) -> set:
-    """Keys of failed records to generate again. By default every failure, except truncations and context
+def done_keys(store: SummaryStore, cfg: SummarizeConfig, model: str | None) -> set:
+    """Keys the store holds that need no new generation (one read of the store).
+
+    Failed records are generated again: by default every failure, except truncations and context
     overflows under unchanged settings (they would fail the same way); with ``--no-retry-failed`` only
     failures whose --max-tokens, --n-ctx or model changed since."""
     now = {"max_tokens": cfg.sampling.max_tokens, "n_ctx": cfg.n_ctx}
 
-    def changed(r: SummaryRecord) -> bool:
-        return (any(r.params.get(k) != v for k, v in now.items())
-                or bool(model and r.model and r.model != model))
+    def retry(r: SummaryRecord) -> bool:
+        changed = any(r.params.get(k) != v for k, v in now.items()) or bool(model and r.model and r.model != model)
+        return changed or (cfg.retry_failed and r.reason not in DETERMINISTIC_FAILURES)
 
-    failed = [r for r in store.iter_all() if r.status == "failed"]
-    return {r.key for r in failed if changed(r) or (cfg.retry_failed and r.reason not in DETERMINISTIC_FAILURES)}
+    return {r.key for r in store.iter_all() if r.status != "failed" or not retry(r)}
 
 
 def summarize(cfg: SummarizeConfig, corpus: Corpus | None = None, backend: Backend | None = None) -> SummarizeResult:
@@ -195,7 +196,7 @@ def summarize(cfg: SummarizeConfig, corpus: Corpus | None = None, backend: Backe
     papers = select_papers(corpus, cfg)
     by_id = {p.id: p for p in papers}
     store = SummaryStore(run_dir)
-    done = store.keys() - retry_keys(store, cfg, _model_label(cfg))
+    done = done_keys(store, cfg, _model_label(cfg))
     jobs = plan_jobs(papers, prompts, samples, done)
     expected = len(papers) * len(prompts.prompts) * samples
     already = expected - sum(len(j.requests) for j in jobs)

@@ -193,13 +193,10 @@ def check_encoder() -> Check:
     return Check("offline encoder", "ok", f"all-MiniLM-L6-v2 encodes (dim {emb.shape[1]}) from {path}")
 
 
-def data_root() -> Path:
-    """Where the shared data sets live: $SEMCSE_DATA, else ../shared/data beside the checkout."""
-    return Path(os.environ.get("SEMCSE_DATA", REPO.parent / "shared" / "data"))
-
-
 def check_data(root: Path | None = None) -> Check:
-    root = root or data_root()
+    from semcse.evaluation.tasks import default_data_root  # the location evaluation reads from
+
+    root = root or default_data_root()
     sets = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
     if not sets:
         return Check("shared data", "warn", f"no data sets at {root} (the tests and benches need them)",

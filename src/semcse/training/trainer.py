@@ -354,7 +354,7 @@ _SELECTION_RULE = ("eligible = no validation task worse than the base beyond its
 def _candidate(name: str, metrics: dict[str, Any], **extra: Any) -> dict[str, Any]:
     """A selection candidate from its (prefix-free) validation metrics."""
     tasks = sorted({k[: -len("_change")] for k in metrics if k.endswith("_change")})
-    blocked = [t for t in tasks if metrics.get(f"{t}_change_low", 0.0) > 0]
+    blocked = [t for t in tasks if metrics.get(f"{t}_blocks")]
     return {"name": name, "score": metrics.get("score"), "eligible": bool(metrics.get("eligible", 1.0)), "blocked_by": blocked,
             "changes": {t: [metrics[f"{t}_change"], metrics[f"{t}_change_low"], metrics[f"{t}_change_high"]] for t in tasks},
             "validation": metrics, **extra}
@@ -381,21 +381,14 @@ def _interpolated_model(cfg: TrainConfig, checkpoint: Path, alpha: float, distan
     return model
 
 
-def _interpolation_candidates(cfg: TrainConfig, checkpoint: Path, evaluator: PartnerRankEvaluator, distance,
-                              candidates: list[dict[str, Any]], alphas: list[float]) -> list[dict[str, Any]]:
-    """Score WiSE-FT interpolations of the base with ``checkpoint`` on validation; appended to ``candidates``."""
-    found = []
-    for alpha in sorted(a for a in alphas if 0 < a < 1):
-        model = _interpolated_model(cfg, checkpoint, alpha, distance)
-        metrics = evaluator(model)
-        prefix = f"{EVALUATOR_NAME}_"
-        metrics = {k[len(prefix):]: float(v) for k, v in metrics.items() if k.startswith(prefix)}
-        c = _candidate(f"interpolation-{alpha:g}-{checkpoint.name}", metrics, alpha=alpha, checkpoint=checkpoint.name)
-        log.info("%s: score %.3f, %s", c["name"], c["score"], "eligible" if c["eligible"] else f"blocked by {', '.join(c['blocked_by'])}")
-        candidates.append(c)
-        found.append(c)
-        del model
-    return found
+def _interpolation_candidate(cfg: TrainConfig, checkpoint: Path, alpha: float, evaluator: PartnerRankEvaluator,
+                             distance) -> tuple[dict[str, Any], SentenceTransformer]:
+    """The WiSE-FT interpolation of the base with ``checkpoint``, scored on validation: (candidate, model)."""
+    model = _interpolated_model(cfg, checkpoint, alpha, distance)
+    metrics = _validation_only(evaluator(model), prefix=f"{EVALUATOR_NAME}_")
+    c = _candidate(f"interpolation-{alpha:g}-{checkpoint.name}", metrics, alpha=alpha, checkpoint=checkpoint.name)
+    log.info("%s: score %.3f, %s", c["name"], c["score"], "eligible" if c["eligible"] else f"blocked by {', '.join(c['blocked_by'])}")
+    return c, model
 
 
 def _choose_final_model(cfg: TrainConfig, trainer: SentenceTransformerTrainer, candidates: list[dict[str, Any]],
@@ -413,10 +406,10 @@ def _choose_final_model(cfg: TrainConfig, trainer: SentenceTransformerTrainer, c
         selected, final_model, final_scores = "base", None, dict(base_scores)
     last = complete_checkpoints(out)
     if cfg.interpolation and last:
-        [wise] = _interpolation_candidates(cfg, last[-1], evaluator, distance, candidates, [cfg.interpolation])
+        wise, wise_model = _interpolation_candidate(cfg, last[-1], cfg.interpolation, evaluator, distance)
+        candidates.append(wise)
         if wise["eligible"] and wise["score"] < base_score:
-            selected, final_scores = wise["name"], wise["validation"]
-            final_model = _interpolated_model(cfg, last[-1], wise["alpha"], distance)
+            selected, final_scores, final_model = wise["name"], wise["validation"], wise_model
     for c in candidates:
         c["selected"] = c["name"] == selected
     if final_model is None:
@@ -451,8 +444,8 @@ class TrainResult:
         return self.selected != "base"
 
 
-def _validation_only(metrics: dict[str, Any]) -> dict[str, float]:
-    prefix = f"eval_{EVALUATOR_NAME}_"
+def _validation_only(metrics: dict[str, Any], prefix: str = f"eval_{EVALUATOR_NAME}_") -> dict[str, float]:
+    """The validation metrics without their prefix (the trainer's ``eval_validation_``, or the evaluator's own)."""
     return {k[len(prefix):]: float(v) for k, v in metrics.items() if k.startswith(prefix)}
 
 
@@ -525,6 +518,8 @@ def _check_config(cfg: TrainConfig) -> None:
     if cfg.negatives not in ("same-kind", "batch-all"):
         raise ConfigError(f"unknown negatives {cfg.negatives!r}; use same-kind or batch-all")
     get_distance(similarity_name(cfg))
+    if cfg.interpolation is not None and not 0 < cfg.interpolation < 1:
+        raise ConfigError(f"--interpolation must be between 0 and 1 (0 = off), got {cfg.interpolation}")
 
 
 def _finished_result(out: Path) -> TrainResult:

@@ -97,6 +97,7 @@ class PartnerRankEvaluator(SentenceEvaluator):
             metrics["eligible"] = float(verdict.eligible)
             for task, change in verdict.changes.items():
                 metrics[f"{task}_change"], metrics[f"{task}_change_low"], metrics[f"{task}_change_high"] = change.change, change.low, change.high
+                metrics[f"{task}_blocks"] = float(change.blocks)  # the selector's verdict, read by the trainer as is
         # what checkpoint selection minimises: the score, or +inf for a candidate worse than the base on a task
         metrics["selection_score"] = metrics["score"] if metrics["eligible"] else float("inf")
         log.info("validation (step %s): score %.3f (geometric mean of %s; %s) in %.1fs%s", steps, metrics["score"],
