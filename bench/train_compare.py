@@ -146,7 +146,8 @@ def score_interpolation(run_dir: Path, result, alpha: float, tasks: dict, max_se
     """Dev scores of (1 - alpha) * base + alpha * last checkpoint (WiSE-FT), whatever validation says."""
     from semcse.config import TrainConfig
     from semcse.similarity import get_distance
-    from semcse.training.trainer import _interpolated_model, complete_checkpoints
+    from semcse.training.checkpoints import complete_checkpoints
+    from semcse.training.trainer import _interpolated_model
 
     cfg = TrainConfig.from_dict(result.metrics["config"])
     last = complete_checkpoints(run_dir)[-1]

@@ -179,10 +179,13 @@ def test_batch_file_roundtrip_with_results_from_the_real_server(tmp_path, data_r
 
 class FlakyProxy:
     """Loopback HTTP proxy in front of the real server that fails the first requests: an int is an HTTP
-    status code, ``"{}"`` a 200 reply whose body is an empty JSON object."""
+    status code, ``"{}"`` a 200 reply whose body is an empty JSON object, ``"malformed"`` a 200 reply that
+    is not JSON, ``"hang"`` no answer for ``hang_s`` seconds, ``"reset"`` a connection closed without a reply."""
 
-    def __init__(self, target: str, failures: list[int | str]):
+    def __init__(self, target: str, failures: list[int | str], hang_s: float = 5.0):
         import http.server
+        import socket
+        import struct
         import threading
 
         self.failures, self.seen = list(failures), []
@@ -198,6 +201,21 @@ class FlakyProxy:
                 proxy.seen.append(self.path)
                 if method == "POST" and proxy.failures:
                     code = proxy.failures.pop(0)
+                    if code == "hang":
+                        time.sleep(hang_s)
+                        self.close_connection = True
+                        return
+                    if code == "reset":  # RST instead of an answer
+                        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                        self.close_connection = True
+                        return
+                    if code == "malformed":
+                        self.send_response(200)
+                        self.send_header("Content-Type", "application/json")
+                        self.end_headers()
+                        self.wfile.write(b'{"choices": [{"message": {"content": "half')
+                        self.close_connection = True
+                        return
                     self.send_response(200 if code == "{}" else code)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Retry-After", "0")
@@ -289,3 +307,28 @@ def test_a_changed_token_limit_makes_truncated_records_eligible_again(tmp_path, 
                             retry_failed=False))
     assert raised.stats["this_run"]["generated"] == len(failed) and cut.stats["expected_records"] == 2
     assert not [r for r in SummaryStore(out).iter_all() if r.status == "failed"]
+
+
+def test_a_mix_of_server_faults_then_a_clean_server_accepts_every_record_once(tmp_path, data_root, server):
+    """Every kind of fault a server shows, in one run; the rerun against a clean server completes the store."""
+    out = tmp_path / "run"
+    faults = [400, 429, "hang", 500, "{}", "reset", "malformed", 503, "hang", "reset"]
+    proxy = FlakyProxy(server.url, faults, hang_s=6)
+    try:
+        first = summarize(_cfg(data_root, out, proxy.url, limit=2, max_prompts=2, samples=2, concurrency=1, max_retries=3,
+                               request_timeout=3, sampling=LONG))
+    finally:
+        proxy.close()
+    assert not proxy.failures, first.error  # every fault was served
+    causes = first.stats["this_run"]["failed"]
+    assert causes.get("HTTP 400") == 1 and causes.get("empty reply") == 1 and sum(causes.values()) >= 3, causes
+    assert any("malformed" in c for c in causes), causes
+    again = summarize(_cfg(data_root, out, server.url, limit=2, max_prompts=2, samples=2, sampling=LONG))
+    assert again.ok, again.error
+    final = {}
+    for r in SummaryStore(out).iter_all():
+        final[(r.paper_id, r.prompt_id, r.sample)] = r.status
+    assert len(final) == 8 and "failed" not in final.values()
+    lines = [json.loads(x) for x in (out / "records" / "main.jsonl").read_text().splitlines()]
+    answered = [(r["paper_id"], r["prompt_id"], r["sample"]) for r in lines if r["status"] != "failed"]
+    assert sorted(answered) == sorted(final)  # each expected record answered exactly once

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import traceback
+from pathlib import Path
 
 import typer
 
@@ -14,14 +16,27 @@ app = typer.Typer(
 )
 
 
+DEBUG_ENV = "SEMCSE_DEBUG"  # set by --debug: tracebacks are printed with the one-line errors
+
+
+def debugging() -> bool:
+    return os.environ.get(DEBUG_ENV, "") not in ("", "0")
+
+
 def fail(message: str, code: int = 2) -> None:
-    """Print ``error: message`` in red on stderr and exit with ``code`` (2: bad input, 1: the job failed)."""
+    """Print ``error: message`` in red on stderr and exit with ``code`` (2: bad input, 1: the job failed);
+    with ``--debug``, the traceback of the exception being handled comes first."""
+    if debugging() and sys.exc_info()[0] is not None:
+        traceback.print_exc()
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code)
 
 
 @app.callback()
-def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging.")) -> None:
+def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+          debug: bool = typer.Option(False, "--debug", help="Print the traceback behind an error message.")) -> None:
+    if debug:
+        os.environ[DEBUG_ENV] = "1"  # also seen by spawned children
     if not verbose:  # model-loading bars of transformers / hub; our own progress stays
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
@@ -41,4 +56,12 @@ def _register() -> None:
 
 def main() -> None:
     _register()
-    app()
+    try:
+        app()
+    except Exception as exc:  # not a known input or job error: still one line, the traceback behind --debug
+        if debugging():
+            raise
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        typer.secho(f"error: unexpected {exc.__class__.__name__}: {exc} (at {Path(where.filename).name}:{where.lineno}; "
+                    "rerun with semcse --debug ... for the traceback and report it)", fg=typer.colors.RED, err=True)
+        sys.exit(1)

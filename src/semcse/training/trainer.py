@@ -31,6 +31,7 @@ from semcse.config import ConfigError, TrainConfig
 from semcse.corpus import iter_jsonl, load_corpus
 from semcse.similarity import get_distance
 from semcse.summaries.store import SummaryStore
+from semcse.training.checkpoints import CHECKPOINTS, checkpoint_problem, complete_checkpoints, set_aside
 from semcse.training.examples import (
     DataReport, ExampleBuilder, PositiveMix, TrainingDataError, TrainingPaper, mix_report, prepare_papers,
     split_by_paper, triplet_columns, unsummarised_papers,
@@ -53,7 +54,6 @@ BASE_FILE = "base_validation.json"
 BASE_RANKS_FILE = "base_validation_ranks.npz"
 SELECTION_FILE = "selection.json"
 CURVE_FILE = "training_curve.png"
-CHECKPOINTS = "checkpoints"
 GPU_PAD_MULTIPLE = 16  # token widths on GPU are rounded up to this (see model.set_pad_to_multiple_of)
 # options that may differ between a run and its resume
 RESUME_FREE = {"resume", "overwrite", "progress", "dataloader_workers", "eval_steps", "logging_steps", "save_total_limit",
@@ -301,16 +301,6 @@ def training_arguments(cfg: TrainConfig, total_steps: int, block_size: int, **ov
 
 # ---- checkpoints, resume ------------------------------------------------------------------------
 
-def complete_checkpoints(out: Path) -> list[Path]:
-    """Checkpoints whose trainer state was written (the last file a checkpoint gets), oldest first."""
-    root = out / CHECKPOINTS
-    if not root.is_dir():
-        return []
-    found = [p for p in root.glob("checkpoint-*") if p.is_dir() and (p / "trainer_state.json").exists()
-             and p.name.split("-")[-1].isdigit()]
-    return sorted(found, key=lambda p: int(p.name.split("-")[-1]))
-
-
 def _prepare_out_dir(cfg: TrainConfig) -> Path | None:
     """Check the output directory against --resume / --overwrite; returns the checkpoint to resume."""
     out = Path(cfg.out)
@@ -337,8 +327,12 @@ def _prepare_out_dir(cfg: TrainConfig) -> Path | None:
             if partial.is_dir() and partial not in checkpoints:
                 log.warning("removing incomplete checkpoint %s", partial)
                 shutil.rmtree(partial, ignore_errors=True)
+    while checkpoints and (problem := checkpoint_problem(checkpoints[-1])):
+        damaged = checkpoints.pop()
+        log.warning("--resume: %s is damaged (%s); set aside as %s, resuming from the checkpoint before it",
+                    damaged, problem, set_aside(damaged).name)
     if not checkpoints:
-        log.info("--resume: no checkpoint in %s yet; starting from the beginning", root)
+        log.info("--resume: no usable checkpoint in %s; starting from the beginning", root)
         return None
     log.info("resuming from %s", checkpoints[-1])
     return checkpoints[-1]

@@ -57,6 +57,11 @@ def generation_from_response(req: Request, data: dict) -> Generation:
     )
 
 
+def _failed(req: Request, error: str) -> Generation:
+    """A request that got no usable answer: stored as failed with ``error`` (its cause) and retried next run."""
+    return Generation(req.prompt_id, req.sample, "", finish_reason="error", extra={"error": error[:500]})
+
+
 class OpenAICompatBackend:
     """Chat completions against one or more OpenAI-compatible base URLs."""
 
@@ -105,7 +110,11 @@ class OpenAICompatBackend:
         try:
             resp = client.chat.completions.create(**body, extra_body=extra or None)
         except self._openai.BadRequestError as exc:  # this request is bad (e.g. too long), not the server
-            return Generation(req.prompt_id, req.sample, "", finish_reason="error", extra={"error": f"HTTP 400: {exc.message}"[:500]})
+            return _failed(req, f"HTTP 400: {exc.message}")
+        except (ValueError, self._openai.APIResponseValidationError) as exc:  # a reply that is not a chat completion
+            return _failed(req, f"malformed reply: {exc.__class__.__name__}: {exc}")
+        if not hasattr(resp, "model_dump"):  # a 200 whose body is not JSON comes back as text
+            return _failed(req, f"malformed reply: not JSON: {str(resp)[:200]!r}")
         return generation_from_response(req, resp.model_dump())
 
     def run(self, jobs: Iterable[PaperJob], sampling: SamplingConfig) -> Iterator[tuple[PaperJob, list[Generation]]]:
