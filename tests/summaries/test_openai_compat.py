@@ -332,3 +332,12 @@ def test_a_mix_of_server_faults_then_a_clean_server_accepts_every_record_once(tm
     lines = [json.loads(x) for x in (out / "records" / "main.jsonl").read_text().splitlines()]
     answered = [(r["paper_id"], r["prompt_id"], r["sample"]) for r in lines if r["status"] != "failed"]
     assert sorted(answered) == sorted(final)  # each expected record answered exactly once
+
+
+def test_unreachable_server_on_the_command_line_is_one_true_line(tmp_path, data_root):
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    res = subprocess.run(SEMCSE + ["summarize", "--corpus", str(data_root / "scitldr" / "dev.jsonl"), "--limit", "1",
+                                   "--out", str(tmp_path / "o"), "--backend", "openai", "--base-url", url,
+                                   "--max-retries", "0", "--no-progress"], capture_output=True, text=True, timeout=120)
+    assert res.returncode in (1, 2) and f"cannot reach the server at {url}" in res.stderr
+    assert "nothing to generate" not in res.stderr and "Traceback" not in res.stderr
