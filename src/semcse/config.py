@@ -218,6 +218,7 @@ class TrainConfig(_Config):
     p_title: float = 0.15  # positive = the paper's title
     p_sentence: float = 0.35  # positive = a sentence or short span of the abstract
     max_span_sentences: int = 3
+    sentence_splitter: Literal["rules", "pysbd"] = "rules"  # abstract sentences (bench/sentence_splitters.py)
     negatives: Literal["same-kind", "batch-all"] = "same-kind"
     anchors_per_paper: int | None = None  # summaries used as anchors per paper and epoch; default all
     validation_papers: float = 0.1  # a fraction (< 1) or a count (>= 1) of papers, held out by paper

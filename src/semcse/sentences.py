@@ -12,8 +12,10 @@ Lists of sentences that came with the data are used as they are elsewhere.
 
 from __future__ import annotations
 
+import os
 import re
 from functools import lru_cache
+from typing import Sequence
 
 SPLITTERS = ("rules", "pysbd")
 
@@ -75,3 +77,31 @@ def split_sentences(text: str, splitter: str = "pysbd") -> list[str]:
     if splitter == "pysbd":
         return list(_split_pysbd(text))
     raise ValueError(f"unknown sentence splitter {splitter!r}; choose one of {', '.join(SPLITTERS)}")
+
+
+def _split_chunk(texts: list[str], splitter: str) -> list[list[str]]:
+    return [split_sentences(t, splitter) for t in texts]
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def split_many(texts: Sequence[str], splitter: str = "rules", workers: int | None = None,
+               parallel_from: int = 20000) -> list[list[str]]:
+    """Split many texts, in ``workers`` processes (default: the usable cores) when there are at least
+    ``parallel_from`` of them; the result is the same as splitting one by one."""
+    workers = min(workers or usable_cores(), 16)
+    if workers <= 1 or len(texts) < parallel_from:
+        return _split_chunk(list(texts), splitter)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    size = -(-len(texts) // (workers * 4))
+    chunks = [list(texts[i:i + size]) for i in range(0, len(texts), size)]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        parts = pool.map(_split_chunk, chunks, [splitter] * len(chunks))
+        return [sentences for part in parts for sentences in part]

@@ -117,7 +117,7 @@ def test_split_is_by_paper_fixed_and_without_leakage(scitldr_train: Path):
     val_ids = {p.id for p in data.validation_papers}
     assert len(val_ids) == 40 and len(train_ids) == 160 and not train_ids & val_ids
     # the same seed gives the same split whatever the paper order
-    shuffled = list(reversed(data.train_papers + data.validation_papers))
+    shuffled = list(reversed(list(data.train_papers) + data.validation_papers))
     assert {p.id for p in split_by_paper(shuffled, 0.2, 11)[1]} == val_ids
     assert {p.id for p in split_by_paper(shuffled, 0.2, 12)[1]} != val_ids
     # no text of a validation paper reaches a training example (anchors, positives or negatives)

@@ -41,6 +41,8 @@ def train_cmd(
     p_title: float = typer.Option(_D.p_title, help="Share of positives that are the paper's title."),
     p_sentence: float = typer.Option(_D.p_sentence, help="Share of positives that are a sentence/span of the abstract."),
     max_span_sentences: int = typer.Option(_D.max_span_sentences, help="Longest abstract span used as a positive."),
+    sentence_splitter: str = typer.Option(_D.sentence_splitter, help="rules (fast, compiled rules) | pysbd: splits abstracts "
+                                          "into sentences (bench/sentence_splitters.py compares them)."),
     negatives: str = typer.Option(_D.negatives, help="same-kind (one negative of the positive's kind) | batch-all (also all in-batch texts)."),
     anchors_per_paper: Optional[int] = typer.Option(None, help="Summaries used as anchors per paper and epoch (default: all)."),
     validation_papers: float = typer.Option(_D.validation_papers, help="Held-out papers: a fraction (<1) or a count."),
@@ -92,7 +94,7 @@ def train_cmd(
                                 max_abstract_chars=max_abstract_chars, limit=limit),
             summaries=tuple(summaries), summaries_id_field=summaries_id_field, summaries_field=summaries_field,
             out=str(out), base_model=base_model, pooling=pooling, max_seq_length=max_seq_length, trust_remote_code=trust_remote_code,
-            p_summary=p_summary, p_title=p_title, p_sentence=p_sentence, max_span_sentences=max_span_sentences,
+            p_summary=p_summary, p_title=p_title, p_sentence=p_sentence, max_span_sentences=max_span_sentences, sentence_splitter=sentence_splitter,
             negatives=negatives, anchors_per_paper=anchors_per_paper, validation_papers=validation_papers,
             max_validation_papers=max_validation_papers, validation_fill=validation_fill, seed=seed,
             selection_confidence=selection_confidence, min_vote_pool=min_vote_pool, interpolation=interpolation or None, loss=loss, similarity=similarity, margin=margin,

@@ -14,8 +14,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
+import numpy as np
+import pyarrow as pa
+
 from semcse.corpus import Corpus, Paper
-from semcse.sentences import split_sentences
+from semcse.sentences import split_many
+from semcse.training.prepared import PreparedPapers
 
 log = logging.getLogger(__name__)
 
@@ -95,16 +99,28 @@ def _dedupe(texts: Iterable[str]) -> list[str]:
     return out
 
 
-def _training_paper(paper: Paper, summaries: list[str]) -> TrainingPaper:
+def _with_sentences(papers: Sequence[Paper], splitter: str, workers: int | None = None) -> list[list[str]]:
+    """Each paper's abstract sentences: those that came with the data, else split (in parallel when many)."""
+    todo = [i for i, p in enumerate(papers) if not p.sentences]
+    split = iter(split_many([papers[i].abstract for i in todo], splitter, workers))
+    out = []
+    for p in papers:
+        given = p.sentences or next(split)
+        out.append([s for s in given if s.strip()] or [p.abstract])
+    return out
+
+
+def _training_paper(paper: Paper, summaries: list[str], sentences: list[str]) -> TrainingPaper:
     """A corpus paper with its (deduplicated) summaries, a cleaned title and its abstract's sentences."""
-    sentences = [s for s in (paper.sentences or split_sentences(paper.abstract)) if s.strip()] or [paper.abstract]
     return TrainingPaper(id=paper.id, title=(paper.title or "").strip() or None, abstract=paper.abstract,
                          sentences=sentences, summaries=summaries)
 
 
 def prepare_papers(corpus: Corpus | Sequence[Paper], summaries_by_paper: Mapping[str, Sequence[str]],
-                   summaries_source: str = "summaries") -> tuple[list[TrainingPaper], DataReport]:
-    """Match corpus papers with their summaries; papers without summaries are left out.
+                   summaries_source: str = "summaries", splitter: str = "rules",
+                   workers: int | None = None) -> tuple[list[TrainingPaper], DataReport]:
+    """Match corpus papers with their summaries; papers without summaries are left out. Abstracts are
+    split into sentences with ``splitter`` (:mod:`semcse.sentences`), in ``workers`` processes when many.
 
     Raises :class:`TrainingDataError` for an empty corpus, no summaries at all, or summaries whose
     paper ids match none of the corpus (a store made from another corpus).
@@ -129,12 +145,16 @@ def prepare_papers(corpus: Corpus | Sequence[Paper], summaries_by_paper: Mapping
         log.warning("%s: %d of %d summarised paper ids are not in the corpus and are ignored (e.g. %s)",
                     summaries_source, len(unmatched), len(summaries_by_paper), ", ".join(report.unmatched_examples))
     out: list[TrainingPaper] = []
+    kept = []
     for p in papers:
         texts = _dedupe(summaries_by_paper.get(p.id, ()))
         if not texts:
             report.corpus_without_summaries += 1
             continue
-        tp = _training_paper(p, texts)
+        kept.append((p, texts))
+    sentences = _with_sentences([p for p, _ in kept], splitter, workers)
+    for (p, texts), sents in zip(kept, sentences):
+        tp = _training_paper(p, texts, sents)
         out.append(tp)
         report.summaries += len(texts)
         report.one_summary += len(texts) < 2
@@ -146,7 +166,7 @@ def prepare_papers(corpus: Corpus | Sequence[Paper], summaries_by_paper: Mapping
 
 
 def unsummarised_papers(corpus: Corpus | Sequence[Paper], summaries_by_paper: Mapping[str, Sequence[str]],
-                        limit: int, seed: int) -> list[TrainingPaper]:
+                        limit: int, seed: int, splitter: str = "rules") -> list[TrainingPaper]:
     """Up to ``limit`` corpus papers that have no summaries, drawn with a fixed seed, for validation.
 
     They are never trained on (training needs summaries as anchors), so they can enlarge the
@@ -155,7 +175,8 @@ def unsummarised_papers(corpus: Corpus | Sequence[Paper], summaries_by_paper: Ma
     papers = list(corpus.papers if isinstance(corpus, Corpus) else corpus)
     candidates = sorted((p for p in papers if not _dedupe(summaries_by_paper.get(p.id, ()))), key=lambda p: p.id)
     random.Random(f"unsummarised:{seed}").shuffle(candidates)
-    return [_training_paper(p, []) for p in candidates[:max(0, limit)]]
+    chosen = candidates[:max(0, limit)]
+    return [_training_paper(p, [], sents) for p, sents in zip(chosen, _with_sentences(chosen, splitter))]
 
 
 def split_by_paper(papers: Sequence[TrainingPaper], validation: float, seed: int,
@@ -208,95 +229,234 @@ class PositiveMix:
         return getattr(self, kind)
 
 
-class ExampleBuilder:
-    """Draws the (anchor, positive, negative) triplets of one epoch from training papers."""
+@dataclass(frozen=True)
+class TripletPlan:
+    """One epoch's triplets as index arrays (texts are fetched per batch by :meth:`ExampleBuilder.texts`).
 
-    def __init__(self, papers: Sequence[TrainingPaper], mix: PositiveMix | None = None, max_span_sentences: int = 3,
-                 anchors_per_paper: int | None = None, seed: int = 42):
-        if len(papers) < 2:
-            raise TrainingDataError(f"need at least 2 training papers to draw negatives; got {len(papers)}")
+    Row r: anchor = summary ``anchor[r]`` of paper ``paper[r]``; the positive is of kind ``kind[r]`` from
+    the same paper, the negative of kind ``neg_kind[r]`` from paper ``neg_paper[r]``; for summaries
+    ``*_start`` is the summary's flat index, for sentence spans the first sentence's flat index and
+    ``*_len`` the number of sentences (-1 / 0 for titles and abstracts).
+    """
+
+    paper: np.ndarray
+    anchor: np.ndarray
+    kind: np.ndarray
+    pos_start: np.ndarray
+    pos_len: np.ndarray
+    neg_paper: np.ndarray
+    neg_kind: np.ndarray
+    neg_start: np.ndarray
+    neg_len: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.paper)
+
+
+class ExampleBuilder:
+    """Draws the (anchor, positive, negative) triplets of one epoch from training papers.
+
+    An epoch is drawn as a :class:`TripletPlan` (NumPy index arrays, vectorised, determined by
+    ``(seed, epoch)``); memory grows with the number of papers, not of triplets, and texts are
+    fetched only for the rows asked for (:meth:`texts`).
+    """
+
+    def __init__(self, papers: Sequence[TrainingPaper] | PreparedPapers, mix: PositiveMix | None = None,
+                 max_span_sentences: int = 3, anchors_per_paper: int | None = None, seed: int = 42):
+        self.papers = papers if isinstance(papers, PreparedPapers) else PreparedPapers.from_papers(list(papers))
+        if len(self.papers) < 2:
+            raise TrainingDataError(f"need at least 2 training papers to draw negatives; got {len(self.papers)}")
         if max_span_sentences < 1:
             raise ValueError("max_span_sentences must be >= 1")
-        self.papers = list(papers)
         self.mix = mix or PositiveMix()
         self.max_span = max_span_sentences
         self.anchors_per_paper = anchors_per_paper
         self.seed = seed
-        self._kinds = [[k for k in p.positive_kinds() if self.mix.weight(k) > 0] for p in self.papers]
+        P = self.papers
+        n = len(P)
+        available = np.stack([P.summary_counts >= 2, P.has_title, P.sentence_counts >= 2], axis=1)
+        self._weights = available * np.array([self.mix.weight(k) for k in KINDS[:3]])
         # papers that can give a negative of each kind
-        self._negative_pool = {
-            "summary": list(range(len(self.papers))),
-            "title": [i for i, p in enumerate(self.papers) if p.title],
-            "sentence": [i for i, p in enumerate(self.papers) if len(p.sentences) >= 2],
-            "abstract": list(range(len(self.papers))),
-        }
+        self._pools = [np.arange(n), np.flatnonzero(P.has_title), np.flatnonzero(P.sentence_counts >= 2), np.arange(n)]
+        self._plans: dict[int, TripletPlan] = {}
 
     def anchors_per_epoch(self) -> int:
+        counts = self.papers.summary_counts
         k = self.anchors_per_paper
-        return sum(len(p.summaries) if k is None else min(k, len(p.summaries)) for p in self.papers)
+        return int(counts.sum() if k is None else np.minimum(counts, k).sum())
 
-    def _span(self, rng: random.Random, sentences: list[str], longest: int) -> str:
-        length = rng.randint(1, max(1, min(self.max_span, longest)))
-        start = rng.randint(0, len(sentences) - length)
-        return " ".join(sentences[start:start + length])
+    # ---- drawing -------------------------------------------------------------------------------
 
-    def _negative_index(self, rng: random.Random, kind: str, i: int) -> int | None:
-        pool = self._negative_pool[kind]
-        if len(pool) < 2 and (not pool or pool[0] == i):
-            return None
-        while True:
-            j = pool[rng.randrange(len(pool))]
-            if j != i:
-                return j
+    def _anchors(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        P, k = self.papers, self.anchors_per_paper
+        owner = np.repeat(np.arange(len(P)), P.summary_counts)
+        flat = np.arange(len(owner))
+        if k is None or (P.summary_counts <= k).all():
+            return owner, flat
+        order = np.lexsort((rng.random(len(owner)), owner))  # a random order of each paper's summaries
+        rank = np.arange(len(owner)) - P.summary_offsets[owner[order]]
+        keep = np.sort(order[rank < k])
+        return owner[keep], flat[keep]
 
-    def _text(self, rng: random.Random, kind: str, j: int, exclude: str | None = None) -> str:
-        p = self.papers[j]
-        if kind == "summary":
-            options = [s for s in p.summaries if s != exclude] or p.summaries
-            return options[rng.randrange(len(options))]
-        if kind == "title":
-            return p.title or ""
-        if kind == "sentence":
-            return self._span(rng, p.sentences, len(p.sentences) - 1)
-        return p.abstract
+    def _span(self, rng: np.random.Generator, papers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A random span of 1..max_span sentences (never the whole abstract) of each paper."""
+        n = self.papers.sentence_counts[papers]
+        longest = np.maximum(1, np.minimum(self.max_span, n - 1))
+        length = 1 + (rng.random(len(papers)) * longest).astype(np.int64)
+        start = (rng.random(len(papers)) * np.maximum(1, n - length + 1)).astype(np.int64)
+        return self.papers.sentence_offsets[papers] + start, length
 
-    def epoch(self, epoch: int) -> list[Triplet]:
-        """All triplets of one epoch: every summary (or ``anchors_per_paper`` of them) is an anchor once."""
-        rng = random.Random(f"examples:{self.seed}:{epoch}")
-        out: list[Triplet] = []
-        for i, paper in enumerate(self.papers):
-            anchors = list(paper.summaries)
-            if self.anchors_per_paper is not None and len(anchors) > self.anchors_per_paper:
-                anchors = rng.sample(anchors, self.anchors_per_paper)
-            for anchor in anchors:
-                kinds = self._kinds[i]
-                if kinds:
-                    kind = rng.choices(kinds, weights=[self.mix.weight(k) for k in kinds])[0]
-                else:
-                    kind = "abstract"
-                positive = self._text(rng, kind, i, exclude=anchor)
-                j = self._negative_index(rng, kind, i)
-                neg_kind = kind
-                if j is None:  # no other paper has this kind: fall back to a summary of another paper
-                    neg_kind = "summary"
-                    j = self._negative_index(rng, "summary", i)
-                    assert j is not None
-                negative = self._text(rng, neg_kind, j)
-                out.append(Triplet(anchor, positive, negative, kind, i, j))
+    def _other_papers(self, rng: np.random.Generator, kind: int, papers: np.ndarray) -> np.ndarray:
+        pool = self._pools[kind]
+        j = pool[(rng.random(len(papers)) * len(pool)).astype(np.int64)]
+        clash = np.flatnonzero(j == papers)
+        while len(clash):
+            j[clash] = pool[(rng.random(len(clash)) * len(pool)).astype(np.int64)]
+            clash = clash[j[clash] == papers[clash]]
+        return j
+
+    def plan(self, epoch: int) -> TripletPlan:
+        """The triplets of ``epoch``: every summary (or ``anchors_per_paper`` of them) is an anchor once."""
+        if epoch in self._plans:
+            return self._plans[epoch]
+        P = self.papers
+        rng = np.random.default_rng([self.seed, epoch])
+        paper, anchor = self._anchors(rng)
+        m = len(paper)
+        weights = self._weights[paper]
+        total = weights.sum(axis=1)
+        u = rng.random(m) * total
+        kind = np.where(total > 0, (np.cumsum(weights, axis=1) <= u[:, None]).sum(axis=1), KIND_INDEX["abstract"])
+        kind = np.where(total > 0, np.minimum(kind, 2), kind)  # u == total only by rounding
+        pos_start, pos_len = np.full(m, -1, np.int64), np.zeros(m, np.int64)
+        rows = np.flatnonzero(kind == 0)  # another summary of the same paper
+        p = paper[rows]
+        r = (rng.random(len(rows)) * (P.summary_counts[p] - 1)).astype(np.int64)
+        local = anchor[rows] - P.summary_offsets[p]
+        pos_start[rows], pos_len[rows] = P.summary_offsets[p] + r + (r >= local), 1
+        rows = np.flatnonzero(kind == 2)
+        pos_start[rows], pos_len[rows] = self._span(rng, paper[rows])
+
+        neg_kind = kind.copy()
+        for k, pool in enumerate(self._pools):  # no other paper has this kind: a summary of another paper
+            if len(pool) <= 1:
+                rows = np.flatnonzero(kind == k)
+                lonely = rows if len(pool) == 0 else rows[paper[rows] == pool[0]]
+                neg_kind[lonely] = 0
+        neg_paper = np.zeros(m, np.int64)
+        neg_start, neg_len = np.full(m, -1, np.int64), np.zeros(m, np.int64)
+        for k in range(len(KINDS)):
+            rows = np.flatnonzero(neg_kind == k)
+            if len(rows):
+                neg_paper[rows] = self._other_papers(rng, k, paper[rows])
+        rows = np.flatnonzero(neg_kind == 0)
+        j = neg_paper[rows]
+        neg_start[rows] = P.summary_offsets[j] + (rng.random(len(rows)) * P.summary_counts[j]).astype(np.int64)
+        neg_len[rows] = 1
+        rows = np.flatnonzero(neg_kind == 2)
+        neg_start[rows], neg_len[rows] = self._span(rng, neg_paper[rows])
+        plan = TripletPlan(paper, anchor, kind.astype(np.int8), pos_start, pos_len, neg_paper,
+                           neg_kind.astype(np.int8), neg_start, neg_len)
+        self._plans = {epoch: plan}  # one epoch at a time in memory
+        return plan
+
+    # ---- texts ---------------------------------------------------------------------------------
+
+    def _fetch(self, kind: np.ndarray, paper: np.ndarray, start: np.ndarray, length: np.ndarray) -> list[str]:
+        P = self.papers
+        out = [""] * len(kind)
+        for k in range(len(KINDS)):
+            rows = np.flatnonzero(kind == k)
+            if not len(rows):
+                continue
+            if k == 0:
+                texts = P.summaries.take(pa.array(start[rows])).to_pylist()
+            elif k == 1:
+                texts = [t or "" for t in P.titles.take(pa.array(paper[rows])).to_pylist()]
+            elif k == 3:
+                texts = P.abstracts.take(pa.array(paper[rows])).to_pylist()
+            else:
+                idx = np.concatenate([np.arange(s, s + n) for s, n in zip(start[rows], length[rows])])
+                flat = iter(P.sentences.take(pa.array(idx)).to_pylist())
+                texts = [" ".join(next(flat) for _ in range(n)) for n in length[rows]]
+            for row, text in zip(rows, texts):
+                out[row] = text
         return out
 
+    def texts(self, plan: TripletPlan, rows: np.ndarray) -> dict[str, list]:
+        """Columns of the given plan rows: anchor, positive, negative texts and ``label = [paper, negative_paper, kind]``."""
+        rows = np.asarray(rows, dtype=np.int64)
+        paper = plan.paper[rows]
+        return {
+            "anchor": self.papers.summaries.take(pa.array(plan.anchor[rows])).to_pylist(),
+            "positive": self._fetch(plan.kind[rows], paper, plan.pos_start[rows], plan.pos_len[rows]),
+            "negative": self._fetch(plan.neg_kind[rows], plan.neg_paper[rows], plan.neg_start[rows], plan.neg_len[rows]),
+            "label": [[int(a), int(b), int(c)] for a, b, c in zip(paper, plan.neg_paper[rows], plan.kind[rows])],
+        }
 
-def mix_report(triplets: Sequence[Triplet], mix: PositiveMix) -> dict[str, Any]:
-    """Realised share of each positive kind against the requested one."""
-    counts = Counter(t.kind for t in triplets)
-    total = max(1, len(triplets))
+    def _text_lengths(self, kind: np.ndarray, paper: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.ndarray:
+        P = self.papers
+        s = np.maximum(start, 0)
+        span = P.sentence_cumlen[np.minimum(s + length, len(P.sentence_cumlen) - 1)] - P.sentence_cumlen[s] + np.maximum(0, length - 1)
+        summary = P.summary_lengths[np.minimum(s, max(0, len(P.summary_lengths) - 1))] if len(P.summary_lengths) else 0
+        return np.select([kind == 0, kind == 1, kind == 2], [summary, P.title_lengths[paper], span], P.abstract_lengths[paper])
+
+    def lengths(self, plan: TripletPlan) -> np.ndarray:
+        """Characters of anchor + positive + negative of every row (for length-grouped batches)."""
+        return (self.papers.summary_lengths[plan.anchor]
+                + self._text_lengths(plan.kind, plan.paper, plan.pos_start, plan.pos_len)
+                + self._text_lengths(plan.neg_kind, plan.neg_paper, plan.neg_start, plan.neg_len))
+
+    def kinds_and_lengths(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        plan = self.plan(epoch)
+        return plan.kind.astype(np.int64), self.lengths(plan)
+
+    def epoch(self, epoch: int) -> list[Triplet]:
+        """All triplets of one epoch as objects (small corpora, tests; training uses :meth:`plan`)."""
+        plan = self.plan(epoch)
+        cols = self.texts(plan, np.arange(len(plan)))
+        return [Triplet(a, p, n, KINDS[k], i, j) for a, p, n, (i, j, k) in
+                zip(cols["anchor"], cols["positive"], cols["negative"], cols["label"])]
+
+
+def mix_report(triplets: Sequence[Triplet] | np.ndarray, mix: PositiveMix) -> dict[str, Any]:
+    """Realised share of each positive kind (triplets, or a plan's kind indices) against the requested one."""
+    if isinstance(triplets, np.ndarray):
+        counts = Counter({KINDS[k]: int(c) for k, c in enumerate(np.bincount(triplets, minlength=len(KINDS)))})
+    else:
+        counts = Counter(t.kind for t in triplets)
+    total = max(1, sum(counts.values()))
     requested_total = mix.summary + mix.title + mix.sentence
     return {
-        "triplets": len(triplets),
+        "triplets": sum(counts.values()),
         "counts": {k: counts.get(k, 0) for k in KINDS},
         "realised": {k: round(counts.get(k, 0) / total, 4) for k in KINDS},
         "requested": {k: round(mix.weight(k) / requested_total, 4) for k in KINDS[:3]},
     }
+
+
+class TripletTexts:
+    """The ``with_transform`` of the lazy training set: rows ``block * block_size + i`` -> the texts of
+    row ``i`` of epoch ``block``'s plan (anchor, positive, negative, label)."""
+
+    def __init__(self, builder: ExampleBuilder, block_size: int):
+        self.builder, self.block_size = builder, block_size
+
+    def __call__(self, batch: dict[str, list]) -> dict[str, list]:
+        rows = np.asarray(batch["row"], dtype=np.int64)
+        blocks = rows // self.block_size
+        out: dict[str, list] = {"anchor": [], "positive": [], "negative": [], "label": []}
+        order = []
+        for block in np.unique(blocks):  # a batch lies in one block; a mixed request is served block by block
+            where = np.flatnonzero(blocks == block)
+            cols = self.builder.texts(self.builder.plan(int(block)), rows[where] - block * self.block_size)
+            for key in out:
+                out[key].extend(cols[key])
+            order.extend(where)
+        if len(order) > 1 and order != sorted(order):
+            back = np.argsort(order)
+            out = {k: [v[i] for i in back] for k, v in out.items()}
+        return out
 
 
 def triplet_columns(triplets: Sequence[Triplet]) -> dict[str, list]:

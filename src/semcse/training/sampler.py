@@ -20,35 +20,69 @@ from sentence_transformers.base.sampler import DefaultBatchSampler
 CHUNK_BATCHES = 64  # batches per length-sorted chunk: enough to group lengths, small enough to stay random
 
 
+class LayoutRef:
+    """The sampler's handle on the example builder (``kinds_and_lengths(block)``). It pickles to an empty
+    handle: the Trainer saves its arguments, this partial included, into every checkpoint, and the
+    builder's texts do not belong there."""
+
+    def __init__(self, builder=None):
+        self.builder = builder
+
+    def kinds_and_lengths(self, block: int):
+        if self.builder is None:
+            raise RuntimeError("this sampler layout was unpickled without its example builder")
+        return self.builder.kinds_and_lengths(block)
+
+    def __reduce__(self):
+        return (LayoutRef, ())
+
+
 class EpochBlockBatchSampler(DefaultBatchSampler):
     """Yields the batches of block ``epoch % blocks`` of the dataset (blocks of ``block_size`` rows)."""
 
     def __init__(self, dataset, batch_size: int, drop_last: bool, valid_label_columns: list[str] | None = None,
-                 generator: torch.Generator | None = None, seed: int = 0, *, block_size: int, group_by_kind: bool = True):
+                 generator: torch.Generator | None = None, seed: int = 0, *, block_size: int, group_by_kind: bool = True,
+                 layout=None):
         super().__init__(dataset, batch_size=batch_size, drop_last=drop_last, valid_label_columns=valid_label_columns,
                          generator=generator, seed=seed)
         if block_size < 1 or len(dataset) % block_size:
             raise ValueError(f"dataset of {len(dataset)} rows is not a whole number of blocks of {block_size}")
         self.block_size = block_size
+        self.rows_source = dataset
         self.blocks = len(dataset) // block_size
         self.group_by_kind = group_by_kind
-        if group_by_kind:
-            self.kinds = np.asarray([row[2] for row in dataset["label"]], dtype=np.int64)
-            self.lengths = np.asarray([len(a) + len(p) + len(n) for a, p, n in
-                                       zip(dataset["anchor"], dataset["positive"], dataset["negative"])], dtype=np.int64)
+        # ``layout.kinds_and_lengths(block)`` gives a block's positive kinds and text lengths without its
+        # texts (the lazily materialised training set); without it they are read from the dataset's columns
+        self.layout = layout
+        self._block_layout: tuple[int, np.ndarray, np.ndarray] | None = None
+
+    def _kinds_and_lengths(self, block: int) -> tuple[np.ndarray, np.ndarray]:
+        if self._block_layout is None or self._block_layout[0] != block:
+            if self.layout is not None:
+                kinds, lengths = self.layout.kinds_and_lengths(block)
+            else:
+                rows = self.rows_source.select(range(block * self.block_size, (block + 1) * self.block_size))
+                kinds = np.asarray([row[2] for row in rows["label"]], dtype=np.int64)
+                lengths = np.asarray([len(a) + len(p) + len(n) for a, p, n in
+                                      zip(rows["anchor"], rows["positive"], rows["negative"])], dtype=np.int64)
+            self._block_layout = (block, np.asarray(kinds), np.asarray(lengths))
+        return self._block_layout[1], self._block_layout[2]
 
     def __len__(self) -> int:
         n = self.block_size
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
-    def _grouped(self, rows: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
+    def _grouped(self, block: int, rng: np.random.Generator) -> list[np.ndarray]:
+        """Batches of block-local rows, each of one positive kind and of similar lengths."""
+        kinds, lengths = self._kinds_and_lengths(block)
+        rows = np.arange(self.block_size)
         bs = self.batch_size
         batches, leftover = [], []
-        for kind in np.unique(self.kinds[rows]):
-            members = rng.permutation(rows[self.kinds[rows] == kind])
+        for kind in np.unique(kinds):
+            members = rng.permutation(rows[kinds == kind])
             for start in range(0, len(members), bs * CHUNK_BATCHES):
                 chunk = members[start:start + bs * CHUNK_BATCHES]
-                chunk = chunk[np.argsort(-self.lengths[chunk], kind="stable")]
+                chunk = chunk[np.argsort(-lengths[chunk], kind="stable")]
                 full = len(chunk) // bs * bs
                 batches += [chunk[i:i + bs] for i in range(0, full, bs)]
                 leftover.append(chunk[full:])
@@ -58,12 +92,12 @@ class EpochBlockBatchSampler(DefaultBatchSampler):
 
     def __iter__(self) -> Iterator[list[int]]:
         rng = np.random.default_rng([self.seed, self.epoch])
-        start = (self.epoch % self.blocks) * self.block_size
-        rows = np.arange(start, start + self.block_size)
+        block = self.epoch % self.blocks
+        start = block * self.block_size
         if self.group_by_kind:
-            batches = self._grouped(rows, rng)
+            batches = [start + b for b in self._grouped(block, rng)]
         else:
-            rows = rng.permutation(rows)
+            rows = rng.permutation(np.arange(start, start + self.block_size))
             batches = [rows[i:i + self.batch_size] for i in range(0, len(rows), self.batch_size)]
         full = [b for b in batches if len(b) == self.batch_size]
         partial = [b for b in batches if len(b) < self.batch_size]

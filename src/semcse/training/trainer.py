@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from transformers import TrainerCallback
 from transformers.trainer_callback import PrinterCallback
@@ -31,15 +32,17 @@ from semcse.config import ConfigError, TrainConfig
 from semcse.corpus import iter_jsonl, load_corpus
 from semcse.similarity import get_distance
 from semcse.summaries.store import SummaryStore
+from semcse.sentences import SPLITTERS
 from semcse.training.checkpoints import CHECKPOINTS, checkpoint_problem, complete_checkpoints, set_aside
 from semcse.training.examples import (
-    DataReport, ExampleBuilder, PositiveMix, TrainingDataError, TrainingPaper, mix_report, prepare_papers,
+    DataReport, ExampleBuilder, PositiveMix, TrainingDataError, TrainingPaper, TripletTexts, mix_report, prepare_papers,
     split_by_paper, triplet_columns, unsummarised_papers,
 )
 from semcse.training.health import HealthMonitor
 from semcse.training.losses import SemCSEInfoNCELoss, SemCSETripletLoss
 from semcse.training.model import load_base_model, pooling_mode, restore_processing, set_pad_to_multiple_of
-from semcse.training.sampler import EpochBlockBatchSampler
+from semcse.training.prepared import COMPLETE, PreparedPapers, fingerprint, publish, source_signature, wait_for_cache
+from semcse.training.sampler import EpochBlockBatchSampler, LayoutRef
 from semcse.training.selection import ParetoSelector, interpolate_state
 from semcse.training.validation import PartnerRankEvaluator, validation_pairs
 
@@ -120,27 +123,69 @@ def load_summaries(sources: tuple[str, ...] | list[str], id_field: str | None = 
 class TrainingData:
     """Everything drawn from the inputs: papers split by paper, the example builder and reports."""
 
-    train_papers: list[TrainingPaper]
+    train_papers: PreparedPapers  # indexable: train_papers[i] is a TrainingPaper
     validation_papers: list[TrainingPaper]
     builder: ExampleBuilder
     report: DataReport
     corpus_report: dict[str, Any]
 
 
-def prepare_data(cfg: TrainConfig) -> TrainingData:
-    """Read corpus and summaries, match them, split by paper and set up the example builder."""
+PREPARED = "prepared"  # <out>/prepared/<fingerprint>/: the prepared papers, reused by resumes and ranks
+DATA_FIELDS = ("corpus", "summaries", "summaries_id_field", "summaries_field", "validation_papers",
+               "max_validation_papers", "validation_fill", "seed", "sentence_splitter")
+
+
+def _build_prepared(cfg: TrainConfig) -> tuple[list[TrainingPaper], list[TrainingPaper], DataReport, dict[str, Any]]:
+    """Read corpus and summaries, match them, split abstracts into sentences and split papers."""
     corpus = load_corpus(cfg.corpus)
     summaries = load_summaries(cfg.summaries, cfg.summaries_id_field, cfg.summaries_field)
-    papers, report = prepare_papers(corpus, summaries, summaries_source=", ".join(cfg.summaries))
+    papers, report = prepare_papers(corpus, summaries, summaries_source=", ".join(cfg.summaries), splitter=cfg.sentence_splitter)
     train_papers, val_papers = split_by_paper(papers, cfg.validation_papers, cfg.seed, cfg.max_validation_papers)
     report.train_papers, report.validation_papers = len(train_papers), len(val_papers)
     if cfg.validation_fill:
-        extra = unsummarised_papers(corpus, summaries, cfg.max_validation_papers - len(val_papers), cfg.seed)
+        extra = unsummarised_papers(corpus, summaries, cfg.max_validation_papers - len(val_papers), cfg.seed,
+                                    splitter=cfg.sentence_splitter)
         report.validation_unsummarised = len(extra)
         val_papers = val_papers + extra
-    builder = ExampleBuilder(train_papers, PositiveMix(cfg.p_summary, cfg.p_title, cfg.p_sentence),
-                             max_span_sentences=cfg.max_span_sentences, anchors_per_paper=cfg.anchors_per_paper, seed=cfg.seed)
-    return TrainingData(train_papers, val_papers, builder, report, corpus.report.to_dict())
+    return train_papers, val_papers, report, corpus.report.to_dict()
+
+
+def prepare_data(cfg: TrainConfig) -> TrainingData:
+    """The training data, prepared once per inputs fingerprint under ``<out>/prepared/`` (Arrow files,
+    memory-mapped): a resume, a rerun with other training options and every distributed rank load it
+    instead of reading and splitting the corpus again. The local rank 0 builds it; other ranks wait."""
+    builder = functools.partial(ExampleBuilder, mix=PositiveMix(cfg.p_summary, cfg.p_title, cfg.p_sentence),
+                                max_span_sentences=cfg.max_span_sentences, anchors_per_paper=cfg.anchors_per_paper, seed=cfg.seed)
+    if not cfg.out:  # no run directory (library use): prepared in memory
+        train_list, val_papers, report, corpus_report = _build_prepared(cfg)
+        train_papers = PreparedPapers.from_papers(train_list)
+        return TrainingData(train_papers, val_papers, builder(train_papers), report, corpus_report)
+    parts = {k: v for k, v in cfg.to_dict().items() if k in DATA_FIELDS}
+    parts["inputs"] = [source_signature(cfg.corpus.source)] + [source_signature(s) for s in cfg.summaries]
+    root = Path(cfg.out) / PREPARED
+    cached = root / fingerprint(parts)
+    if not (cached / COMPLETE).exists():
+        if int(os.environ.get("LOCAL_RANK", "0")) != 0:
+            log.info("waiting for rank 0 to prepare the training data in %s", cached)
+            wait_for_cache(cached)
+        else:
+            started = time.perf_counter()
+            train_papers, val_papers, report, corpus_report = _build_prepared(cfg)
+            tmp = root / f".{cached.name}.{os.getpid()}.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            PreparedPapers.from_papers(train_papers).save(tmp / "train")
+            PreparedPapers.from_papers(val_papers).save(tmp / "validation")
+            del train_papers, val_papers
+            publish(tmp, cached, {"report": report.to_dict(), "corpus_report": corpus_report, "inputs": parts,
+                                  "seconds": round(time.perf_counter() - started, 1)})
+            log.info("prepared the training data in %.1f s -> %s", time.perf_counter() - started, cached)
+    else:
+        log.info("using the prepared training data in %s", cached)
+    meta = json.loads((cached / COMPLETE).read_text())
+    report = DataReport(**meta["report"])
+    train_papers = PreparedPapers.load(cached / "train")
+    val_papers = PreparedPapers.load(cached / "validation").to_papers()
+    return TrainingData(train_papers, val_papers, builder(train_papers), report, meta["corpus_report"])
 
 
 # ---- loss, trainer ------------------------------------------------------------------------------
@@ -236,17 +281,13 @@ def _precision(cfg: TrainConfig) -> dict[str, bool]:
 
 
 def build_train_dataset(builder: ExampleBuilder, blocks: int):
-    """One block of freshly drawn triplets per epoch, as a ``datasets.Dataset``; also the block's mix."""
+    """The training set: ``blocks`` epochs of triplets as a ``datasets.Dataset`` of row numbers whose texts
+    are drawn on access (memory grows with papers, not triplets); also the first block's positive mix."""
     from datasets import Dataset
 
-    columns: dict[str, list] = {"anchor": [], "positive": [], "negative": [], "label": []}
-    first = None
-    for epoch in range(blocks):
-        triplets = builder.epoch(epoch)
-        first = first or mix_report(triplets, builder.mix)
-        for key, values in triplet_columns(triplets).items():
-            columns[key].extend(values)
-    return Dataset.from_dict(columns), first
+    block_size = builder.anchors_per_epoch()
+    rows = Dataset.from_dict({"row": np.arange(blocks * block_size, dtype=np.int64)})
+    return rows.with_transform(TripletTexts(builder, block_size)), mix_report(builder.plan(0).kind, builder.mix)
 
 
 def plan_steps(cfg: TrainConfig, examples_per_epoch: int, world_size: int) -> tuple[int, int, int]:
@@ -260,8 +301,9 @@ def plan_steps(cfg: TrainConfig, examples_per_epoch: int, world_size: int) -> tu
     return total, steps_per_epoch, blocks
 
 
-def training_arguments(cfg: TrainConfig, total_steps: int, block_size: int, **overrides: Any) -> SentenceTransformerTrainingArguments:
-    """sentence-transformers training arguments for a SemCSE run."""
+def training_arguments(cfg: TrainConfig, total_steps: int, block_size: int, layout: ExampleBuilder | None = None,
+                       **overrides: Any) -> SentenceTransformerTrainingArguments:
+    """sentence-transformers training arguments for a SemCSE run (``layout``: the builder behind a lazy training set)."""
     eval_steps = cfg.eval_steps or max(1, total_steps // 10)
     distributed_cpu = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
     kwargs: dict[str, Any] = dict(
@@ -290,7 +332,8 @@ def training_arguments(cfg: TrainConfig, total_steps: int, block_size: int, **ov
         disable_tqdm=not (cfg.progress and sys.stderr.isatty()),
         dataloader_pin_memory=torch.cuda.is_available(),
         dataloader_num_workers=cfg.dataloader_workers,
-        batch_sampler=functools.partial(EpochBlockBatchSampler, block_size=block_size, group_by_kind=cfg.group_by_kind),
+        batch_sampler=functools.partial(EpochBlockBatchSampler, block_size=block_size, group_by_kind=cfg.group_by_kind,
+                                        layout=LayoutRef(layout) if layout is not None else None),
         ddp_backend="gloo" if distributed_cpu else None,
         use_cpu=distributed_cpu,  # accelerate runs several CPU processes (gloo) only when told so
         **_precision(cfg),
@@ -512,6 +555,8 @@ def _check_config(cfg: TrainConfig) -> None:
     if cfg.negatives not in ("same-kind", "batch-all"):
         raise ConfigError(f"unknown negatives {cfg.negatives!r}; use same-kind or batch-all")
     get_distance(similarity_name(cfg))
+    if cfg.sentence_splitter not in SPLITTERS:
+        raise ConfigError(f"unknown sentence splitter {cfg.sentence_splitter!r}; use {' or '.join(SPLITTERS)}")
     if cfg.interpolation is not None and not 0 < cfg.interpolation < 1:
         raise ConfigError(f"--interpolation must be between 0 and 1 (0 = off), got {cfg.interpolation}")
 
@@ -542,7 +587,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     examples_per_epoch = data.builder.anchors_per_epoch()
     total_steps, steps_per_epoch, blocks = plan_steps(cfg, examples_per_epoch, world)
-    args = training_arguments(cfg, total_steps, examples_per_epoch)
+    args = training_arguments(cfg, total_steps, examples_per_epoch, layout=data.builder)
     main = args.process_index == 0
     if not main:  # one log for the run, from the main process
         logging.getLogger("semcse").setLevel(logging.WARNING)
