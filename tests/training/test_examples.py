@@ -11,6 +11,7 @@ import pytest
 from semcse.config import CorpusConfig, TrainConfig
 from semcse.corpus import Paper, load_corpus
 from semcse.summaries.store import SummaryStore
+from semcse.training.examples import KINDS
 from semcse.training.examples import (
     ExampleBuilder, PositiveMix, TrainingDataError, TrainingPaper, mix_report, prepare_papers, split_by_paper,
     triplet_columns, unsummarised_papers,
@@ -192,3 +193,24 @@ def test_data_report_counts_fallbacks(scitldr_papers):
     summaries = {p.id: ["one", "two"] for p in scitldr_papers[:10]} | {p.id: ["only"] for p in scitldr_papers[10:20]}
     _, report = prepare_papers(scitldr_papers[:20], summaries)
     assert report.one_summary == 10 and report.papers_used == 20 and report.summaries == 30
+
+
+def test_plan_lengths_and_the_lazy_training_set_match_the_drawn_texts():
+    from semcse.training.trainer import build_train_dataset
+
+    # more summaries than sentences, some papers without a title: every index space differs in size
+    papers = [_paper(i, summaries=6, title=i % 3 > 0, sentences=2 + i % 3) for i in range(12)]
+    builder = ExampleBuilder(papers, seed=4, max_span_sentences=2)
+    for epoch in range(2):
+        triplets = builder.epoch(epoch)
+        kinds, lengths = builder.kinds_and_lengths(epoch)
+        assert list(lengths) == [len(t.anchor) + len(t.positive) + len(t.negative) for t in triplets]
+        assert [KINDS[k] for k in kinds] == [t.kind for t in triplets]
+    dataset, mix = build_train_dataset(builder, blocks=2)
+    block = builder.anchors_per_epoch()
+    assert len(dataset) == 2 * block and mix["triplets"] == block
+    rows = dataset[[block + 5, 3, block]]  # rows of both blocks, out of order
+    second, first = builder.epoch(1), builder.epoch(0)
+    expected = [second[5], first[3], second[0]]
+    assert rows["anchor"] == [t.anchor for t in expected] and rows["negative"] == [t.negative for t in expected]
+    assert rows["label"] == [[t.paper, t.negative_paper, KINDS.index(t.kind)] for t in expected]

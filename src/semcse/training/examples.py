@@ -396,9 +396,11 @@ class ExampleBuilder:
 
     def _text_lengths(self, kind: np.ndarray, paper: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.ndarray:
         P = self.papers
-        s = np.maximum(start, 0)
-        span = P.sentence_cumlen[np.minimum(s + length, len(P.sentence_cumlen) - 1)] - P.sentence_cumlen[s] + np.maximum(0, length - 1)
-        summary = P.summary_lengths[np.minimum(s, max(0, len(P.summary_lengths) - 1))] if len(P.summary_lengths) else 0
+        # np.select evaluates every branch on every row: clip each index into its own array
+        last = len(P.sentence_cumlen) - 1
+        first, end = np.clip(start, 0, last), np.clip(start + length, 0, last)
+        span = P.sentence_cumlen[end] - P.sentence_cumlen[first] + np.maximum(0, length - 1)
+        summary = P.summary_lengths[np.clip(start, 0, max(0, len(P.summary_lengths) - 1))]
         return np.select([kind == 0, kind == 1, kind == 2], [summary, P.title_lengths[paper], span], P.abstract_lengths[paper])
 
     def lengths(self, plan: TripletPlan) -> np.ndarray:
