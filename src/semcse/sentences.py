@@ -97,11 +97,17 @@ def split_many(texts: Sequence[str], splitter: str = "rules", workers: int | Non
     workers = min(workers or usable_cores(), 16)
     if workers <= 1 or len(texts) < parallel_from:
         return _split_chunk(list(texts), splitter)
+    import logging
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     size = -(-len(texts) // (workers * 4))
     chunks = [list(texts[i:i + size]) for i in range(0, len(texts), size)]
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        parts = pool.map(_split_chunk, chunks, [splitter] * len(chunks))
-        return [sentences for part in parts for sentences in part]
+    try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            parts = pool.map(_split_chunk, chunks, [splitter] * len(chunks))
+            return [sentences for part in parts for sentences in part]
+    except (BrokenProcessPool, OSError) as exc:  # e.g. a __main__ that spawned children cannot import
+        logging.getLogger(__name__).warning("parallel sentence splitting failed (%s); splitting in this process", exc)
+        return _split_chunk(list(texts), splitter)
