@@ -108,3 +108,39 @@ def test_a_later_answer_supersedes_a_failed_record_but_not_the_reverse(tmp_path)
     assert by_key[("p1", "tldr", 0)].status == "ok" and by_key[("p1", "tldr", 0)].text.startswith("The retried")
     assert by_key[("p2", "tldr", 0)].text == ok_first.text and len(store) == 2
     assert store.texts_by_paper() == {"p1": ["The retried answer, accepted."], "p2": [ok_first.text]}
+
+
+def test_repair_reads_only_the_tail_and_cuts_exactly_the_torn_line(tmp_path):
+    store = SummaryStore(tmp_path)
+    with store.writer() as w:
+        w.write([_rec("a"), _rec("b")])
+    seg = store.segments()[0]
+    good = seg.read_bytes()
+    with seg.open("ab") as fh:  # a corrupt line in the middle (kept, skipped on read), then a long torn tail
+        fh.write(b"{not json}\n" + good.splitlines(keepends=True)[0].replace(b'"a"', b'"m"'))
+        fh.write(b'{"paper_id":"z","text":"' + b"x" * 200_000)
+    assert store.keys() == {("a", "p1", 0), ("b", "p1", 0), ("m", "p1", 0)}
+    before = seg.stat().st_size
+    with store.writer() as w:
+        assert w.repaired_bytes == len(b'{"paper_id":"z","text":"') + 200_000 and seg.stat().st_size == before - w.repaired_bytes
+    with seg.open("ab") as fh:  # a complete last line that is not a record is cut as well
+        fh.write(b'{"paper_id": 1}\n')
+    with store.writer() as w:
+        assert w.repaired_bytes == len(b'{"paper_id": 1}\n')
+    assert len(store) == 3
+
+
+def test_export_streams_in_batches_and_an_empty_store_exports_an_empty_file(tmp_path):
+    import pyarrow.parquet as pq
+
+    store = SummaryStore(tmp_path / "run")
+    assert store.export(tmp_path / "empty.parquet") == 0 and pq.read_table(tmp_path / "empty.parquet").num_rows == 0
+    with store.writer() as w:
+        w.write([_rec(f"p{i}", sample=s, status="failed" if i == 3 and s == 0 else "ok") for i in range(7) for s in range(2)])
+    with store.writer("later") as w:
+        w.write([_rec("p3", sample=0, text="answered on the rerun")])  # supersedes the failed record
+    assert store.export(tmp_path / "all.jsonl", batch_size=3) == 14
+    rows = [json.loads(line) for line in (tmp_path / "all.jsonl").read_text().splitlines()]
+    assert len({(r["paper_id"], r["sample"]) for r in rows}) == 14 and all(r["status"] == "ok" for r in rows)
+    assert store.export(tmp_path / "all.parquet", batch_size=4) == 14 and pq.read_table(tmp_path / "all.parquet").num_rows == 14
+    assert not list(tmp_path.glob(".*.tmp"))

@@ -92,7 +92,9 @@ def _dedupe(texts: Iterable[str]) -> list[str]:
     seen: set[str] = set()
     out = []
     for t in texts:
-        t = " ".join(str(t).split())
+        t = str(t)
+        normal = " ".join(t.split())
+        t = t if normal == t else normal  # keep the original object: no second copy of every text
         if t and t not in seen:
             seen.add(t)
             out.append(t)
