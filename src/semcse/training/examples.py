@@ -118,34 +118,35 @@ def _training_paper(paper: Paper, summaries: list[str], sentences: list[str]) ->
                          sentences=sentences, summaries=summaries)
 
 
-def prepare_papers(corpus: Corpus | Sequence[Paper], summaries_by_paper: Mapping[str, Sequence[str]],
-                   summaries_source: str = "summaries", splitter: str = "rules",
-                   workers: int | None = None) -> tuple[list[TrainingPaper], DataReport]:
-    """Match corpus papers with their summaries; papers without summaries are left out. Abstracts are
-    split into sentences with ``splitter`` (:mod:`semcse.sentences`), in ``workers`` processes when many.
-
-    Raises :class:`TrainingDataError` for an empty corpus, no summaries at all, or summaries whose
-    paper ids match none of the corpus (a store made from another corpus).
-    """
-    papers = list(corpus.papers if isinstance(corpus, Corpus) else corpus)
+def check_summaries(papers: Sequence[Paper], summary_counts: Mapping[str, int],
+                    summaries_source: str = "summaries") -> DataReport:
+    """The report of matching corpus papers with summary counts per paper id; raises
+    :class:`TrainingDataError` for an empty corpus, no summaries at all, or summaries whose paper ids
+    match none of the corpus (a store made from another corpus)."""
     if not papers:
         raise TrainingDataError("the corpus has no papers")
-    n_summaries = sum(len(v) for v in summaries_by_paper.values())
-    if not summaries_by_paper or n_summaries == 0:
+    if not summary_counts or sum(summary_counts.values()) == 0:
         raise TrainingDataError(f"{summaries_source}: no accepted summaries for any paper; run `semcse summarize` "
                                 "or import summaries first")
     corpus_ids = {p.id for p in papers}
-    unmatched = [pid for pid in summaries_by_paper if pid not in corpus_ids]
-    report = DataReport(corpus_papers=len(papers), summary_papers=len(summaries_by_paper), summaries=0,
+    unmatched = [pid for pid in summary_counts if pid not in corpus_ids]
+    report = DataReport(corpus_papers=len(papers), summary_papers=len(summary_counts), summaries=0,
                         summaries_without_paper=len(unmatched), unmatched_examples=sorted(unmatched)[:5])
-    if len(unmatched) == len(summaries_by_paper):
+    if len(unmatched) == len(summary_counts):
         raise TrainingDataError(
-            f"{summaries_source}: none of the {len(summaries_by_paper)} summarised paper ids occurs in the corpus "
-            f"(summary ids e.g. {sorted(summaries_by_paper)[:3]}, corpus ids e.g. {sorted(corpus_ids)[:3]}); "
+            f"{summaries_source}: none of the {len(summary_counts)} summarised paper ids occurs in the corpus "
+            f"(summary ids e.g. {sorted(summary_counts)[:3]}, corpus ids e.g. {sorted(corpus_ids)[:3]}); "
             "are the summaries from another corpus, or is the corpus id field different (--id-field)?")
     if unmatched:
         log.warning("%s: %d of %d summarised paper ids are not in the corpus and are ignored (e.g. %s)",
-                    summaries_source, len(unmatched), len(summaries_by_paper), ", ".join(report.unmatched_examples))
+                    summaries_source, len(unmatched), len(summary_counts), ", ".join(report.unmatched_examples))
+    return report
+
+
+def match_papers(papers: Sequence[Paper], summaries_by_paper: Mapping[str, Sequence[str]], report: DataReport,
+                 splitter: str = "rules", workers: int | None = None) -> list[TrainingPaper]:
+    """The papers that have summaries, as :class:`TrainingPaper` (summaries deduplicated, abstracts split
+    into sentences); adds their counts and fallbacks to ``report``."""
     out: list[TrainingPaper] = []
     kept = []
     for p in papers:
@@ -163,8 +164,22 @@ def prepare_papers(corpus: Corpus | Sequence[Paper], summaries_by_paper: Mapping
         report.no_title += tp.title is None
         report.one_sentence += len(tp.sentences) < 2
         report.no_positive_kind += not tp.positive_kinds()
-    report.papers_used = len(out)
-    return out, report
+    report.papers_used += len(out)
+    return out
+
+
+def prepare_papers(corpus: Corpus | Sequence[Paper], summaries_by_paper: Mapping[str, Sequence[str]],
+                   summaries_source: str = "summaries", splitter: str = "rules",
+                   workers: int | None = None) -> tuple[list[TrainingPaper], DataReport]:
+    """Match corpus papers with their summaries; papers without summaries are left out. Abstracts are
+    split into sentences with ``splitter`` (:mod:`semcse.sentences`), in ``workers`` processes when many.
+
+    Raises :class:`TrainingDataError` for an empty corpus, no summaries at all, or summaries whose
+    paper ids match none of the corpus (a store made from another corpus).
+    """
+    papers = list(corpus.papers if isinstance(corpus, Corpus) else corpus)
+    report = check_summaries(papers, {pid: len(v) for pid, v in summaries_by_paper.items()}, summaries_source)
+    return match_papers(papers, summaries_by_paper, report, splitter, workers), report
 
 
 def unsummarised_papers(corpus: Corpus | Sequence[Paper], summaries_by_paper: Mapping[str, Sequence[str]],

@@ -18,31 +18,37 @@ import pyarrow.compute as pc
 PAPERS_FILE, SUMMARIES_FILE, SENTENCES_FILE = "papers.arrow", "summaries.arrow", "sentences.arrow"
 
 
-def _single_chunk(column: pa.ChunkedArray) -> pa.Array:
-    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+PAPERS_SCHEMA = pa.schema([("id", pa.string()), ("title", pa.string()), ("abstract", pa.large_string()),
+                           ("n_summaries", pa.int32()), ("n_sentences", pa.int32())])
+TEXT_SCHEMA = pa.schema([("text", pa.large_string())])
 
 
-def _lengths(texts: pa.Array) -> np.ndarray:
-    return pc.utf8_length(texts).to_numpy(zero_copy_only=False).astype(np.int64) if len(texts) else np.zeros(0, np.int64)
+def _numpy(values) -> np.ndarray:
+    if isinstance(values, pa.ChunkedArray):
+        return np.concatenate([c.to_numpy(zero_copy_only=False) for c in values.chunks]) if values.num_chunks else np.zeros(0)
+    return values.to_numpy(zero_copy_only=False)
+
+
+def _lengths(texts) -> np.ndarray:
+    return _numpy(pc.utf8_length(texts)).astype(np.int64) if len(texts) else np.zeros(0, np.int64)
 
 
 class PreparedPapers:
     """Training papers: paper ``i`` has summaries ``summary_offsets[i]:summary_offsets[i+1]`` of the flat
     ``summaries`` array and sentences ``sentence_offsets[i]:...`` of ``sentences``; ``titles[i]`` may be null."""
 
-    def __init__(self, papers: pa.Table, summaries: pa.Array, sentences: pa.Array):
+    def __init__(self, papers: pa.Table, summaries: pa.Array | pa.ChunkedArray, sentences: pa.Array | pa.ChunkedArray):
+        # columns stay as stored (one chunk per partition when memory-mapped): take() and slicing work on both
         self.table = papers
-        self.ids = _single_chunk(papers.column("id"))
-        self.titles = _single_chunk(papers.column("title"))
-        self.abstracts = _single_chunk(papers.column("abstract"))
+        self.ids, self.titles, self.abstracts = papers.column("id"), papers.column("title"), papers.column("abstract")
         self.summaries, self.sentences = summaries, sentences
-        self.summary_counts = papers.column("n_summaries").to_numpy().astype(np.int64)
-        self.sentence_counts = papers.column("n_sentences").to_numpy().astype(np.int64)
+        self.summary_counts = _numpy(papers.column("n_summaries")).astype(np.int64)
+        self.sentence_counts = _numpy(papers.column("n_sentences")).astype(np.int64)
         self.summary_offsets = np.concatenate([[0], np.cumsum(self.summary_counts)])
         self.sentence_offsets = np.concatenate([[0], np.cumsum(self.sentence_counts)])
         if self.summary_offsets[-1] != len(summaries) or self.sentence_offsets[-1] != len(sentences):
             raise ValueError("prepared papers: counts do not match the summary / sentence arrays")
-        self.has_title = self.titles.is_valid().to_numpy(zero_copy_only=False)
+        self.has_title = _numpy(pc.is_valid(self.titles)).astype(bool) if len(self.titles) else np.zeros(0, bool)
         self.title_lengths = np.where(self.has_title, _lengths(self.titles.fill_null("")), 0)
         self.abstract_lengths = _lengths(self.abstracts)
         self.summary_lengths = _lengths(summaries)
@@ -61,7 +67,7 @@ class PreparedPapers:
             "abstract": pa.array([p.abstract for p in papers], pa.large_string()),
             "n_summaries": pa.array([len(p.summaries) for p in papers], pa.int32()),
             "n_sentences": pa.array([len(p.sentences) for p in papers], pa.int32()),
-        })
+        }, schema=PAPERS_SCHEMA)
         summaries = pa.array([s for p in papers for s in p.summaries], pa.large_string())
         sentences = pa.array([s for p in papers for s in p.sentences], pa.large_string())
         return cls(table, summaries, sentences)
@@ -87,19 +93,48 @@ class PreparedPapers:
     # ---- disk: Arrow IPC files, memory-mapped on load --------------------------------------------
 
     def save(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        for name, table in ((PAPERS_FILE, self.table), (SUMMARIES_FILE, pa.table({"text": self.summaries})),
-                            (SENTENCES_FILE, pa.table({"text": self.sentences}))):
-            with pa.OSFile(str(directory / name), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-                writer.write_table(table.combine_chunks(), max_chunksize=max(1, table.num_rows))
+        with PreparedWriter(directory) as writer:
+            writer.write(self)
 
     @classmethod
-    def load(cls, directory: Path) -> "PreparedPapers":
+    def load(cls, directory: Path, memory_map: bool = True) -> "PreparedPapers":
+        """Read a saved set; memory-mapped (pages loaded on access) unless ``memory_map`` is false."""
         def read(name: str) -> pa.Table:
-            return pa.ipc.open_file(pa.memory_map(str(directory / name), "r")).read_all()
+            source = pa.memory_map(str(directory / name), "r") if memory_map else pa.OSFile(str(directory / name), "rb")
+            return pa.ipc.open_file(source).read_all()
 
-        return cls(read(PAPERS_FILE), _single_chunk(read(SUMMARIES_FILE).column("text")),
-                   _single_chunk(read(SENTENCES_FILE).column("text")))
+        return cls(read(PAPERS_FILE), read(SUMMARIES_FILE).column("text"), read(SENTENCES_FILE).column("text"))
+
+
+class PreparedWriter:
+    """Appends :class:`PreparedPapers` (e.g. one per partition of a large corpus) to the three Arrow files
+    of ``directory``; use as a context manager. The result loads as one set with :meth:`PreparedPapers.load`."""
+
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+        self.papers = 0
+
+    def __enter__(self) -> "PreparedWriter":
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._sinks, self._writers = [], []
+        for name, schema in ((PAPERS_FILE, PAPERS_SCHEMA), (SUMMARIES_FILE, TEXT_SCHEMA), (SENTENCES_FILE, TEXT_SCHEMA)):
+            sink = pa.OSFile(str(self.directory / name), "wb")
+            self._sinks.append(sink)
+            self._writers.append(pa.ipc.new_file(sink, schema))
+        return self
+
+    def write(self, part: PreparedPapers) -> None:
+        tables = (part.table, pa.table({"text": part.summaries}, schema=TEXT_SCHEMA),
+                  pa.table({"text": part.sentences}, schema=TEXT_SCHEMA))
+        for writer, table in zip(self._writers, tables):
+            for batch in table.to_batches():
+                writer.write_batch(batch)
+        self.papers += len(part)
+
+    def __exit__(self, *exc) -> None:
+        for writer, sink in zip(self._writers, self._sinks):
+            writer.close()
+            sink.close()
 
 
 # ---- the prepare cache: built once per inputs fingerprint, reused by resumes, reruns and every rank ----

@@ -29,19 +29,14 @@ from transformers.trainer_callback import PrinterCallback
 
 from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
 from semcse.config import ConfigError, TrainConfig
-from semcse.corpus import iter_jsonl, load_corpus
 from semcse.similarity import get_distance
-from semcse.summaries.store import SummaryStore
 from semcse.sentences import SPLITTERS
 from semcse.training.checkpoints import CHECKPOINTS, checkpoint_problem, complete_checkpoints, set_aside
-from semcse.training.examples import (
-    DataReport, ExampleBuilder, PositiveMix, TrainingDataError, TrainingPaper, TripletTexts, mix_report, prepare_papers,
-    split_by_paper, triplet_columns, unsummarised_papers,
-)
+from semcse.training.data import TrainingData, load_summaries, prepare_data  # noqa: F401  (re-exported)
+from semcse.training.examples import ExampleBuilder, TripletTexts, mix_report
 from semcse.training.health import HealthMonitor
 from semcse.training.losses import SemCSEInfoNCELoss, SemCSETripletLoss
 from semcse.training.model import load_base_model, pooling_mode, restore_processing, set_pad_to_multiple_of
-from semcse.training.prepared import COMPLETE, PreparedPapers, fingerprint, publish, source_signature, wait_for_cache
 from semcse.training.sampler import EpochBlockBatchSampler, LayoutRef
 from semcse.training.selection import ParetoSelector, interpolate_state
 from semcse.training.validation import PartnerRankEvaluator, validation_pairs
@@ -61,133 +56,6 @@ GPU_PAD_MULTIPLE = 16  # token widths on GPU are rounded up to this (see model.s
 # options that may differ between a run and its resume
 RESUME_FREE = {"resume", "overwrite", "progress", "dataloader_workers", "eval_steps", "logging_steps", "save_total_limit",
                "interpolation", "selection_confidence", "min_vote_pool"}
-SUMMARY_ID_FIELDS = ("id", "paper_id", "doc_id", "corpus_id", "abstract_id")
-SUMMARY_TEXT_FIELDS = ("summaries", "target", "summary", "tldr", "texts")
-
-
-# ---- data ---------------------------------------------------------------------------------------
-
-def _read_summary_jsonl(path: Path, id_field: str | None, text_field: str | None) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    skipped = 0
-    for row, obj in iter_jsonl(path):
-        if isinstance(obj, Exception):
-            log.warning("%s:%d: %s -> skipped", path, row, obj)
-            skipped += 1
-            continue
-        if id_field is None:
-            id_field = next((f for f in SUMMARY_ID_FIELDS if f in obj), None)
-            if id_field is None:
-                raise TrainingDataError(f"{path}:{row}: no id field among {sorted(obj)}; name it with --summaries-id-field")
-        if text_field is None:
-            text_field = next((f for f in SUMMARY_TEXT_FIELDS if f in obj), None)
-            if text_field is None:
-                raise TrainingDataError(f"{path}:{row}: no summaries field among {sorted(obj)}; name it with --summaries-field")
-        pid, texts = obj.get(id_field), obj.get(text_field)
-        if pid is None or texts is None:
-            log.warning("%s:%d: missing %r or %r -> skipped", path, row, id_field, text_field)
-            skipped += 1
-            continue
-        texts = [texts] if isinstance(texts, str) else list(texts)
-        out.setdefault(str(pid), []).extend(t.strip() for t in texts if isinstance(t, str) and t.strip())
-    if skipped:
-        log.warning("%s: %d row(s) skipped", path, skipped)
-    return out
-
-
-def load_summaries(sources: tuple[str, ...] | list[str], id_field: str | None = None,
-                   text_field: str | None = None) -> dict[str, list[str]]:
-    """Accepted summaries per paper id from summary store run directories and/or JSONL files."""
-    if not sources:
-        raise TrainingDataError("no summaries given (--summaries: a summary store run directory or a JSONL file)")
-    merged: dict[str, list[str]] = {}
-    for src in sources:
-        path = Path(src).expanduser()
-        if path.is_dir():
-            store = SummaryStore(path)
-            if not store.segments():
-                raise TrainingDataError(f"{path}: not a summary store (no records/*.jsonl); run `semcse summarize` first")
-            texts = store.texts_by_paper()
-            if not texts:
-                raise TrainingDataError(f"{path}: the summary store holds no accepted summaries")
-        elif path.is_file():
-            texts = _read_summary_jsonl(path, id_field, text_field)
-        else:
-            raise TrainingDataError(f"summaries not found: {path}")
-        for pid, items in texts.items():
-            merged.setdefault(pid, []).extend(items)
-    return merged
-
-
-@dataclass
-class TrainingData:
-    """Everything drawn from the inputs: papers split by paper, the example builder and reports."""
-
-    train_papers: PreparedPapers  # indexable: train_papers[i] is a TrainingPaper
-    validation_papers: list[TrainingPaper]
-    builder: ExampleBuilder
-    report: DataReport
-    corpus_report: dict[str, Any]
-
-
-PREPARED = "prepared"  # <out>/prepared/<fingerprint>/: the prepared papers, reused by resumes and ranks
-DATA_FIELDS = ("corpus", "summaries", "summaries_id_field", "summaries_field", "validation_papers",
-               "max_validation_papers", "validation_fill", "seed", "sentence_splitter")
-
-
-def _build_prepared(cfg: TrainConfig) -> tuple[list[TrainingPaper], list[TrainingPaper], DataReport, dict[str, Any]]:
-    """Read corpus and summaries, match them, split abstracts into sentences and split papers."""
-    corpus = load_corpus(cfg.corpus)
-    summaries = load_summaries(cfg.summaries, cfg.summaries_id_field, cfg.summaries_field)
-    papers, report = prepare_papers(corpus, summaries, summaries_source=", ".join(cfg.summaries), splitter=cfg.sentence_splitter)
-    train_papers, val_papers = split_by_paper(papers, cfg.validation_papers, cfg.seed, cfg.max_validation_papers)
-    report.train_papers, report.validation_papers = len(train_papers), len(val_papers)
-    if cfg.validation_fill:
-        extra = unsummarised_papers(corpus, summaries, cfg.max_validation_papers - len(val_papers), cfg.seed,
-                                    splitter=cfg.sentence_splitter)
-        report.validation_unsummarised = len(extra)
-        val_papers = val_papers + extra
-    return train_papers, val_papers, report, corpus.report.to_dict()
-
-
-def prepare_data(cfg: TrainConfig) -> TrainingData:
-    """The training data, prepared once per inputs fingerprint under ``<out>/prepared/`` (Arrow files,
-    memory-mapped): a resume, a rerun with other training options and every distributed rank load it
-    instead of reading and splitting the corpus again. The local rank 0 builds it; other ranks wait."""
-    builder = functools.partial(ExampleBuilder, mix=PositiveMix(cfg.p_summary, cfg.p_title, cfg.p_sentence),
-                                max_span_sentences=cfg.max_span_sentences, anchors_per_paper=cfg.anchors_per_paper, seed=cfg.seed)
-    if not cfg.out:  # no run directory (library use): prepared in memory
-        train_list, val_papers, report, corpus_report = _build_prepared(cfg)
-        train_papers = PreparedPapers.from_papers(train_list)
-        return TrainingData(train_papers, val_papers, builder(train_papers), report, corpus_report)
-    parts = {k: v for k, v in cfg.to_dict().items() if k in DATA_FIELDS}
-    parts["inputs"] = [source_signature(cfg.corpus.source)] + [source_signature(s) for s in cfg.summaries]
-    root = Path(cfg.out) / PREPARED
-    cached = root / fingerprint(parts)
-    if not (cached / COMPLETE).exists():
-        if int(os.environ.get("LOCAL_RANK", "0")) != 0:
-            log.info("waiting for rank 0 to prepare the training data in %s", cached)
-            wait_for_cache(cached)
-        else:
-            started = time.perf_counter()
-            train_papers, val_papers, report, corpus_report = _build_prepared(cfg)
-            tmp = root / f".{cached.name}.{os.getpid()}.tmp"
-            shutil.rmtree(tmp, ignore_errors=True)
-            PreparedPapers.from_papers(train_papers).save(tmp / "train")
-            PreparedPapers.from_papers(val_papers).save(tmp / "validation")
-            del train_papers, val_papers
-            publish(tmp, cached, {"report": report.to_dict(), "corpus_report": corpus_report, "inputs": parts,
-                                  "seconds": round(time.perf_counter() - started, 1)})
-            log.info("prepared the training data in %.1f s -> %s", time.perf_counter() - started, cached)
-    else:
-        log.info("using the prepared training data in %s", cached)
-    meta = json.loads((cached / COMPLETE).read_text())
-    report = DataReport(**meta["report"])
-    train_papers = PreparedPapers.load(cached / "train")
-    val_papers = PreparedPapers.load(cached / "validation").to_papers()
-    return TrainingData(train_papers, val_papers, builder(train_papers), report, meta["corpus_report"])
-
-
 # ---- loss, trainer ------------------------------------------------------------------------------
 
 def similarity_name(cfg: TrainConfig) -> str:
