@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
-import pyarrow as pa
 
 from semcse.corpus import Corpus, Paper
 from semcse.sentences import split_many
@@ -387,14 +386,14 @@ class ExampleBuilder:
             if not len(rows):
                 continue
             if k == 0:
-                texts = P.summaries.take(pa.array(start[rows])).to_pylist()
+                texts = P.take(P.summaries, start[rows])
             elif k == 1:
-                texts = [t or "" for t in P.titles.take(pa.array(paper[rows])).to_pylist()]
+                texts = [t or "" for t in P.take(P.titles, paper[rows])]
             elif k == 3:
-                texts = P.abstracts.take(pa.array(paper[rows])).to_pylist()
+                texts = P.take(P.abstracts, paper[rows])
             else:
                 idx = np.concatenate([np.arange(s, s + n) for s, n in zip(start[rows], length[rows])])
-                flat = iter(P.sentences.take(pa.array(idx)).to_pylist())
+                flat = iter(P.take(P.sentences, idx))
                 texts = [" ".join(next(flat) for _ in range(n)) for n in length[rows]]
             for row, text in zip(rows, texts):
                 out[row] = text
@@ -405,7 +404,7 @@ class ExampleBuilder:
         rows = np.asarray(rows, dtype=np.int64)
         paper = plan.paper[rows]
         return {
-            "anchor": self.papers.summaries.take(pa.array(plan.anchor[rows])).to_pylist(),
+            "anchor": self.papers.take(self.papers.summaries, plan.anchor[rows]),
             "positive": self._fetch(plan.kind[rows], paper, plan.pos_start[rows], plan.pos_len[rows]),
             "negative": self._fetch(plan.neg_kind[rows], plan.neg_paper[rows], plan.neg_start[rows], plan.neg_len[rows]),
             "label": [[int(a), int(b), int(c)] for a, b, c in zip(paper, plan.neg_paper[rows], plan.kind[rows])],

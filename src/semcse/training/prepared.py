@@ -58,6 +58,25 @@ class PreparedPapers:
     def __len__(self) -> int:
         return len(self.ids)
 
+    @staticmethod
+    def take(column: pa.Array | pa.ChunkedArray, indices: np.ndarray) -> list:
+        """``column[indices]`` as Python values. A chunked column is read chunk by chunk: Arrow's own take
+        on a chunked string column concatenates every chunk first (a full copy per call)."""
+        indices = np.asarray(indices, dtype=np.int64)
+        if isinstance(column, pa.Array):
+            return column.take(pa.array(indices)).to_pylist()
+        if column.num_chunks == 1:
+            return column.chunk(0).take(pa.array(indices)).to_pylist()
+        starts = np.concatenate([[0], np.cumsum([len(c) for c in column.chunks])])
+        which = np.searchsorted(starts, indices, side="right") - 1
+        out: list = [None] * len(indices)
+        for chunk in np.unique(which):
+            rows = np.flatnonzero(which == chunk)
+            values = column.chunk(int(chunk)).take(pa.array(indices[rows] - starts[chunk])).to_pylist()
+            for row, value in zip(rows, values):
+                out[row] = value
+        return out
+
     @classmethod
     def from_papers(cls, papers: Sequence) -> "PreparedPapers":
         """From :class:`~semcse.training.examples.TrainingPaper` objects."""
