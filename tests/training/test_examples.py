@@ -214,3 +214,15 @@ def test_plan_lengths_and_the_lazy_training_set_match_the_drawn_texts():
     expected = [second[5], first[3], second[0]]
     assert rows["anchor"] == [t.anchor for t in expected] and rows["negative"] == [t.negative for t in expected]
     assert rows["label"] == [[t.paper, t.negative_paper, KINDS.index(t.kind)] for t in expected]
+
+
+def test_the_lazy_transform_pickles_as_a_handle_not_its_texts():
+    import copy
+    import pickle
+
+    from semcse.training.examples import TripletTexts
+
+    papers = [_paper(i, summaries=5, sentences=4) for i in range(50)]
+    texts = TripletTexts(ExampleBuilder(papers, seed=1), 250)
+    blob = pickle.dumps(texts)  # datasets hashes a transform by pickling it
+    assert len(blob) < 500 and pickle.loads(blob) is texts and copy.deepcopy(texts) is texts

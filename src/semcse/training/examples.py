@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import random
+import uuid
+import weakref
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
@@ -453,12 +455,34 @@ def mix_report(triplets: Sequence[Triplet] | np.ndarray, mix: PositiveMix) -> di
     }
 
 
+_LIVE_TRANSFORMS: "weakref.WeakValueDictionary[str, TripletTexts]" = weakref.WeakValueDictionary()
+
+
+def _live_transform(key: str) -> "TripletTexts":
+    try:
+        return _LIVE_TRANSFORMS[key]
+    except KeyError:
+        raise RuntimeError("the training set's transform was unpickled in another process; use forked dataloader "
+                           "workers (the default on Linux) or --dataloader-workers 0") from None
+
+
 class TripletTexts:
     """The ``with_transform`` of the lazy training set: rows ``block * block_size + i`` -> the texts of
-    row ``i`` of epoch ``block``'s plan (anchor, positive, negative, label)."""
+    row ``i`` of epoch ``block``'s plan (anchor, positive, negative, label).
+
+    It pickles (and deep-copies) as a handle to the live object: ``datasets`` hashes a transform by
+    pickling it, and the builder's texts (gigabytes at paper scale) must not be serialised for that."""
 
     def __init__(self, builder: ExampleBuilder, block_size: int):
         self.builder, self.block_size = builder, block_size
+        self.key = uuid.uuid4().hex
+        _LIVE_TRANSFORMS[self.key] = self
+
+    def __reduce__(self):
+        return (_live_transform, (self.key,))
+
+    def __deepcopy__(self, memo) -> "TripletTexts":
+        return self
 
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
         rows = np.asarray(batch["row"], dtype=np.int64)
