@@ -20,7 +20,9 @@ PAPERS_FILE, SUMMARIES_FILE, SENTENCES_FILE = "papers.arrow", "summaries.arrow",
 
 PAPERS_SCHEMA = pa.schema([("id", pa.string()), ("title", pa.string()), ("abstract", pa.large_string()),
                            ("n_summaries", pa.int32()), ("n_sentences", pa.int32())])
-TEXT_SCHEMA = pa.schema([("text", pa.large_string())])
+TEXT_SCHEMA = pa.schema([("text", pa.large_string()), ("chars", pa.int32())])
+# stored character counts: loading never reads the texts' pages (they are read per batch, when used)
+LENGTH_COLUMNS = pa.schema([("title_chars", pa.int32()), ("abstract_chars", pa.int32())])
 
 
 def _numpy(values) -> np.ndarray:
@@ -37,7 +39,8 @@ class PreparedPapers:
     """Training papers: paper ``i`` has summaries ``summary_offsets[i]:summary_offsets[i+1]`` of the flat
     ``summaries`` array and sentences ``sentence_offsets[i]:...`` of ``sentences``; ``titles[i]`` may be null."""
 
-    def __init__(self, papers: pa.Table, summaries: pa.Array | pa.ChunkedArray, sentences: pa.Array | pa.ChunkedArray):
+    def __init__(self, papers: pa.Table, summaries: pa.Array | pa.ChunkedArray, sentences: pa.Array | pa.ChunkedArray,
+                 summary_chars=None, sentence_chars=None):
         # columns stay as stored (one chunk per partition when memory-mapped): take() and slicing work on both
         self.table = papers
         self.ids, self.titles, self.abstracts = papers.column("id"), papers.column("title"), papers.column("abstract")
@@ -49,11 +52,16 @@ class PreparedPapers:
         if self.summary_offsets[-1] != len(summaries) or self.sentence_offsets[-1] != len(sentences):
             raise ValueError("prepared papers: counts do not match the summary / sentence arrays")
         self.has_title = _numpy(pc.is_valid(self.titles)).astype(bool) if len(self.titles) else np.zeros(0, bool)
-        self.title_lengths = np.where(self.has_title, _lengths(self.titles.fill_null("")), 0)
-        self.abstract_lengths = _lengths(self.abstracts)
-        self.summary_lengths = _lengths(summaries)
+        if "title_chars" in papers.column_names:
+            self.title_lengths = _numpy(papers.column("title_chars")).astype(np.int64)
+            self.abstract_lengths = _numpy(papers.column("abstract_chars")).astype(np.int64)
+        else:
+            self.title_lengths = np.where(self.has_title, _lengths(self.titles.fill_null("")), 0)
+            self.abstract_lengths = _lengths(self.abstracts)
+        self.summary_lengths = _lengths(summaries) if summary_chars is None else _numpy(summary_chars).astype(np.int64)
+        sentence_lengths = _lengths(sentences) if sentence_chars is None else _numpy(sentence_chars).astype(np.int64)
         # characters of sentences [0, k): a span's length is a difference (+ the joining spaces)
-        self.sentence_cumlen = np.concatenate([[0], np.cumsum(_lengths(sentences))])
+        self.sentence_cumlen = np.concatenate([[0], np.cumsum(sentence_lengths)])
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -122,7 +130,9 @@ class PreparedPapers:
             source = pa.memory_map(str(directory / name), "r") if memory_map else pa.OSFile(str(directory / name), "rb")
             return pa.ipc.open_file(source).read_all()
 
-        return cls(read(PAPERS_FILE), read(SUMMARIES_FILE).column("text"), read(SENTENCES_FILE).column("text"))
+        summaries, sentences = read(SUMMARIES_FILE), read(SENTENCES_FILE)
+        return cls(read(PAPERS_FILE), summaries.column("text"), sentences.column("text"),
+                   summary_chars=summaries.column("chars"), sentence_chars=sentences.column("chars"))
 
 
 class PreparedWriter:
@@ -136,15 +146,21 @@ class PreparedWriter:
     def __enter__(self) -> "PreparedWriter":
         self.directory.mkdir(parents=True, exist_ok=True)
         self._sinks, self._writers = [], []
-        for name, schema in ((PAPERS_FILE, PAPERS_SCHEMA), (SUMMARIES_FILE, TEXT_SCHEMA), (SENTENCES_FILE, TEXT_SCHEMA)):
+        papers_schema = pa.schema(list(PAPERS_SCHEMA) + list(LENGTH_COLUMNS))
+        for name, schema in ((PAPERS_FILE, papers_schema), (SUMMARIES_FILE, TEXT_SCHEMA), (SENTENCES_FILE, TEXT_SCHEMA)):
             sink = pa.OSFile(str(self.directory / name), "wb")
             self._sinks.append(sink)
             self._writers.append(pa.ipc.new_file(sink, schema))
         return self
 
     def write(self, part: PreparedPapers) -> None:
-        tables = (part.table, pa.table({"text": part.summaries}, schema=TEXT_SCHEMA),
-                  pa.table({"text": part.sentences}, schema=TEXT_SCHEMA))
+        papers = part.table.select(PAPERS_SCHEMA.names)
+        papers = papers.append_column("title_chars", pa.array(part.title_lengths, pa.int32()))
+        papers = papers.append_column("abstract_chars", pa.array(part.abstract_lengths, pa.int32()))
+        tables = (papers,
+                  pa.table({"text": part.summaries, "chars": pa.array(part.summary_lengths, pa.int32())}, schema=TEXT_SCHEMA),
+                  pa.table({"text": part.sentences, "chars": pa.array(np.diff(part.sentence_cumlen), pa.int32())},
+                           schema=TEXT_SCHEMA))
         for writer, table in zip(self._writers, tables):
             for batch in table.to_batches():
                 writer.write_batch(batch)
@@ -158,7 +174,7 @@ class PreparedWriter:
 
 # ---- the prepare cache: built once per inputs fingerprint, reused by resumes, reruns and every rank ----
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # bump when the files change
 COMPLETE = "complete.json"
 
 
