@@ -91,9 +91,12 @@ def usable_cores() -> int:
 
 
 def split_many(texts: Sequence[str], splitter: str = "rules", workers: int | None = None,
-               parallel_from: int = 20000) -> list[list[str]]:
+               parallel_from: int | None = None) -> list[list[str]]:
     """Split many texts, in ``workers`` processes (default: the usable cores) when there are at least
-    ``parallel_from`` of them; the result is the same as splitting one by one."""
+    ``parallel_from`` of them (default: where starting processes pays: 1,000 texts for pysbd at ~11 ms each,
+    100,000 for the rule splitter at ~0.2 ms); the result is the same as splitting one by one."""
+    if parallel_from is None:
+        parallel_from = 1_000 if splitter == "pysbd" else 100_000
     workers = min(workers or usable_cores(), 16)
     if workers <= 1 or len(texts) < parallel_from:
         return _split_chunk(list(texts), splitter)
