@@ -33,7 +33,6 @@ SUMMARIES = 15
 
 DATA_SIDE = r"""
 import sys, time, json
-import numpy as np
 from semcse.config import CorpusConfig, TrainConfig
 from semcse.training.trainer import prepare_data, build_train_dataset
 corpus, store, out = sys.argv[1:4]
@@ -67,11 +66,13 @@ def make_corpus(n: int, work: Path) -> tuple[Path, Path]:
 
 def measure_rss(cmd: list[str]) -> dict:
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"})
-    out = proc.stdout.read().decode()
-    err = proc.stderr.read().decode()
-    _, status, usage = os.wait4(proc.pid, 0)
+    with tempfile.TemporaryFile() as errfile:  # a file, not a pipe: a chatty stderr cannot block the child
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errfile,
+                                env={**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"})
+        out = proc.stdout.read().decode()
+        _, status, usage = os.wait4(proc.pid, 0)
+        errfile.seek(0)
+        err = errfile.read().decode(errors="replace")
     if status:
         raise SystemExit(f"{' '.join(map(str, cmd[:5]))} failed ({status}):\n{err[-3000:]}")
     return {"seconds": round(time.perf_counter() - start, 1), "peak_rss_gb": round(usage.ru_maxrss / 1e6, 2),

@@ -110,7 +110,6 @@ def _good_end(path: Path, block: int = 1 << 16) -> int:
     if size == 0:
         return 0
     with path.open("rb") as fh:
-        end = size
         fh.seek(size - 1)
         if fh.read(1) == b"\n":  # the last line is complete: is it a record?
             start = _line_start(fh, size - 1, block)
@@ -120,7 +119,7 @@ def _good_end(path: Path, block: int = 1 << 16) -> int:
                 return size
             except ValueError:
                 return start
-        return _line_start(fh, end, block)  # no newline at the end: cut the partial line
+        return _line_start(fh, size, block)  # no newline at the end: cut the partial line
 
 
 def _line_start(fh, end: int, block: int) -> int:

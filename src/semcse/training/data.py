@@ -153,6 +153,9 @@ def build_prepared(cfg: TrainConfig, directory: Path, partitions: int | None = N
     _, validation_ids = split_by_paper(summarised, cfg.validation_papers, cfg.seed, cfg.max_validation_papers)
     validation_ids = {v.id for v in validation_ids}
     validation: list[TrainingPaper] = []
+    papers_of: list[list] = [[] for _ in range(k)]  # corpus order within each partition
+    for p in papers:
+        papers_of[_partition(p.id, k)].append(p)
     with PreparedWriter(directory / "train") as writer:
         for i in range(k):
             grouped: dict[str, list] = {}
@@ -162,7 +165,7 @@ def build_prepared(cfg: TrainConfig, directory: Path, partitions: int | None = N
                     grouped.setdefault(pid, []).append((order, text))
             summaries = {pid: [t for _, t in sorted(items)] for pid, items in grouped.items()}
             del grouped
-            prepared = match_papers([p for p in papers if _partition(p.id, k) == i], summaries, report, cfg.sentence_splitter)
+            prepared = match_papers(papers_of[i], summaries, report, cfg.sentence_splitter)
             writer.write(PreparedPapers.from_papers([p for p in prepared if p.id not in validation_ids]))
             validation += [p for p in prepared if p.id in validation_ids]
             (spill / f"{i}.jsonl").unlink()
@@ -171,7 +174,7 @@ def build_prepared(cfg: TrainConfig, directory: Path, partitions: int | None = N
     validation.sort(key=lambda p: position[p.id])  # corpus order, whatever the partitions
     report.train_papers, report.validation_papers = writer.papers, len(validation)
     if cfg.validation_fill:
-        extra = unsummarised_papers(papers, {pid: ("x",) for pid in counts}, cfg.max_validation_papers - len(validation),
+        extra = unsummarised_papers(papers, counts, cfg.max_validation_papers - len(validation),
                                     cfg.seed, splitter=cfg.sentence_splitter)
         report.validation_unsummarised = len(extra)
         validation += extra

@@ -14,7 +14,7 @@ import uuid
 import weakref
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Container, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 KINDS = ("summary", "title", "sentence", "abstract")  # "abstract": fallback when a paper has no other kind
 KIND_INDEX = {k: i for i, k in enumerate(KINDS)}
+SUMMARY, TITLE, SENTENCE, ABSTRACT = range(len(KINDS))
 
 
 class TrainingDataError(ValueError):
@@ -183,15 +184,16 @@ def prepare_papers(corpus: Corpus | Sequence[Paper], summaries_by_paper: Mapping
     return match_papers(papers, summaries_by_paper, report, splitter, workers), report
 
 
-def unsummarised_papers(corpus: Corpus | Sequence[Paper], summaries_by_paper: Mapping[str, Sequence[str]],
+def unsummarised_papers(corpus: Corpus | Sequence[Paper], summarised: Container[str],
                         limit: int, seed: int, splitter: str = "rules") -> list[TrainingPaper]:
-    """Up to ``limit`` corpus papers that have no summaries, drawn with a fixed seed, for validation.
+    """Up to ``limit`` corpus papers whose id is not in ``summarised`` (ids, or a mapping keyed by them),
+    drawn with a fixed seed, for validation.
 
     They are never trained on (training needs summaries as anchors), so they can enlarge the
     title-abstract and abstract-halves validation pools at no risk of leakage.
     """
     papers = list(corpus.papers if isinstance(corpus, Corpus) else corpus)
-    candidates = sorted((p for p in papers if not _dedupe(summaries_by_paper.get(p.id, ()))), key=lambda p: p.id)
+    candidates = sorted((p for p in papers if p.id not in summarised), key=lambda p: p.id)
     random.Random(f"unsummarised:{seed}").shuffle(candidates)
     chosen = candidates[:max(0, limit)]
     return [_training_paper(p, [], sents) for p, sents in zip(chosen, _with_sentences(chosen, splitter))]
@@ -344,15 +346,15 @@ class ExampleBuilder:
         weights = self._weights[paper]
         total = weights.sum(axis=1)
         u = rng.random(m) * total
-        kind = np.where(total > 0, (np.cumsum(weights, axis=1) <= u[:, None]).sum(axis=1), KIND_INDEX["abstract"])
-        kind = np.where(total > 0, np.minimum(kind, 2), kind)  # u == total only by rounding
+        drawn = np.minimum((np.cumsum(weights, axis=1) <= u[:, None]).sum(axis=1), SENTENCE)  # u == total only by rounding
+        kind = np.where(total > 0, drawn, ABSTRACT)
         pos_start, pos_len = np.full(m, -1, np.int64), np.zeros(m, np.int64)
-        rows = np.flatnonzero(kind == 0)  # another summary of the same paper
+        rows = np.flatnonzero(kind == SUMMARY)  # another summary of the same paper
         p = paper[rows]
         r = (rng.random(len(rows)) * (P.summary_counts[p] - 1)).astype(np.int64)
         local = anchor[rows] - P.summary_offsets[p]
         pos_start[rows], pos_len[rows] = P.summary_offsets[p] + r + (r >= local), 1
-        rows = np.flatnonzero(kind == 2)
+        rows = np.flatnonzero(kind == SENTENCE)
         pos_start[rows], pos_len[rows] = self._span(rng, paper[rows])
 
         neg_kind = kind.copy()
@@ -360,18 +362,18 @@ class ExampleBuilder:
             if len(pool) <= 1:
                 rows = np.flatnonzero(kind == k)
                 lonely = rows if len(pool) == 0 else rows[paper[rows] == pool[0]]
-                neg_kind[lonely] = 0
+                neg_kind[lonely] = SUMMARY
         neg_paper = np.zeros(m, np.int64)
         neg_start, neg_len = np.full(m, -1, np.int64), np.zeros(m, np.int64)
         for k in range(len(KINDS)):
             rows = np.flatnonzero(neg_kind == k)
             if len(rows):
                 neg_paper[rows] = self._other_papers(rng, k, paper[rows])
-        rows = np.flatnonzero(neg_kind == 0)
+        rows = np.flatnonzero(neg_kind == SUMMARY)
         j = neg_paper[rows]
         neg_start[rows] = P.summary_offsets[j] + (rng.random(len(rows)) * P.summary_counts[j]).astype(np.int64)
         neg_len[rows] = 1
-        rows = np.flatnonzero(neg_kind == 2)
+        rows = np.flatnonzero(neg_kind == SENTENCE)
         neg_start[rows], neg_len[rows] = self._span(rng, neg_paper[rows])
         plan = TripletPlan(paper, anchor, kind.astype(np.int8), pos_start, pos_len, neg_paper,
                            neg_kind.astype(np.int8), neg_start, neg_len)
@@ -387,11 +389,11 @@ class ExampleBuilder:
             rows = np.flatnonzero(kind == k)
             if not len(rows):
                 continue
-            if k == 0:
+            if k == SUMMARY:
                 texts = P.take(P.summaries, start[rows])
-            elif k == 1:
+            elif k == TITLE:
                 texts = [t or "" for t in P.take(P.titles, paper[rows])]
-            elif k == 3:
+            elif k == ABSTRACT:
                 texts = P.take(P.abstracts, paper[rows])
             else:
                 idx = np.concatenate([np.arange(s, s + n) for s, n in zip(start[rows], length[rows])])
@@ -419,7 +421,8 @@ class ExampleBuilder:
         first, end = np.clip(start, 0, last), np.clip(start + length, 0, last)
         span = P.sentence_cumlen[end] - P.sentence_cumlen[first] + np.maximum(0, length - 1)
         summary = P.summary_lengths[np.clip(start, 0, max(0, len(P.summary_lengths) - 1))]
-        return np.select([kind == 0, kind == 1, kind == 2], [summary, P.title_lengths[paper], span], P.abstract_lengths[paper])
+        return np.select([kind == SUMMARY, kind == TITLE, kind == SENTENCE], [summary, P.title_lengths[paper], span],
+                         P.abstract_lengths[paper])
 
     def lengths(self, plan: TripletPlan) -> np.ndarray:
         """Characters of anchor + positive + negative of every row (for length-grouped batches)."""
@@ -487,17 +490,13 @@ class TripletTexts:
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
         rows = np.asarray(batch["row"], dtype=np.int64)
         blocks = rows // self.block_size
-        out: dict[str, list] = {"anchor": [], "positive": [], "negative": [], "label": []}
-        order = []
+        out: dict[str, list] = {key: [None] * len(rows) for key in ("anchor", "positive", "negative", "label")}
         for block in np.unique(blocks):  # a batch lies in one block; a mixed request is served block by block
             where = np.flatnonzero(blocks == block)
             cols = self.builder.texts(self.builder.plan(int(block)), rows[where] - block * self.block_size)
-            for key in out:
-                out[key].extend(cols[key])
-            order.extend(where)
-        if len(order) > 1 and order != sorted(order):
-            back = np.argsort(order)
-            out = {k: [v[i] for i in back] for k, v in out.items()}
+            for key, values in cols.items():
+                for i, value in zip(where, values):
+                    out[key][i] = value
         return out
 
 

@@ -25,14 +25,12 @@ TEXT_SCHEMA = pa.schema([("text", pa.large_string()), ("chars", pa.int32())])
 LENGTH_COLUMNS = pa.schema([("title_chars", pa.int32()), ("abstract_chars", pa.int32())])
 
 
-def _numpy(values) -> np.ndarray:
-    if isinstance(values, pa.ChunkedArray):
-        return np.concatenate([c.to_numpy(zero_copy_only=False) for c in values.chunks]) if values.num_chunks else np.zeros(0)
+def _numpy(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return values.to_numpy(zero_copy_only=False)
 
 
 def _lengths(texts) -> np.ndarray:
-    return _numpy(pc.utf8_length(texts)).astype(np.int64) if len(texts) else np.zeros(0, np.int64)
+    return _numpy(pc.utf8_length(texts)).astype(np.int64)
 
 
 class PreparedPapers:
@@ -51,7 +49,7 @@ class PreparedPapers:
         self.sentence_offsets = np.concatenate([[0], np.cumsum(self.sentence_counts)])
         if self.summary_offsets[-1] != len(summaries) or self.sentence_offsets[-1] != len(sentences):
             raise ValueError("prepared papers: counts do not match the summary / sentence arrays")
-        self.has_title = _numpy(pc.is_valid(self.titles)).astype(bool) if len(self.titles) else np.zeros(0, bool)
+        self.has_title = _numpy(pc.is_valid(self.titles)).astype(bool)
         if "title_chars" in papers.column_names:
             self.title_lengths = _numpy(papers.column("title_chars")).astype(np.int64)
             self.abstract_lengths = _numpy(papers.column("abstract_chars")).astype(np.int64)
@@ -73,8 +71,6 @@ class PreparedPapers:
         indices = np.asarray(indices, dtype=np.int64)
         if isinstance(column, pa.Array):
             return column.take(pa.array(indices)).to_pylist()
-        if column.num_chunks == 1:
-            return column.chunk(0).take(pa.array(indices)).to_pylist()
         starts = np.concatenate([[0], np.cumsum([len(c) for c in column.chunks])])
         which = np.searchsorted(starts, indices, side="right") - 1
         out: list = [None] * len(indices)
