@@ -69,7 +69,8 @@ def main() -> None:
     ap.add_argument("--variant", action="append", required=True, help="NAME:key=value,... (TrainConfig fields)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--data", default=str(DATA))
-    ap.add_argument("--deadline-s", type=float, default=None, help="start no new run after this many seconds")
+    ap.add_argument("--deadline-s", type=float, default=None,
+                    help="start no new run that would end after this many seconds (judged by the longest run so far)")
     ap.add_argument("--interpolations", default="", help="also score (1-a)*base + a*last checkpoint for these a, e.g. 0.5")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -98,6 +99,7 @@ def main() -> None:
     results: dict[str, dict] = {"base": previous.get("base") or {"scores": evaluate(base_model, tasks, args.max_seq_length)}}
     print(f"base: {results['base']['scores']}", flush=True)
     seeds = [int(x) for x in args.seeds.split(",")]
+    longest = 0.0  # seconds of the longest run so far (train + scoring)
     for spec in args.variant:
         name, overrides = parse_variant(spec)
         runs = results.setdefault(name, {"overrides": overrides, "runs": {}})["runs"]
@@ -106,7 +108,7 @@ def main() -> None:
             if old and previous[name].get("overrides") == overrides:
                 runs[str(seed)] = old
                 continue
-            if args.deadline_s and time.perf_counter() - t_start > args.deadline_s:
+            if args.deadline_s and time.perf_counter() - t_start + longest > args.deadline_s:
                 print(f"deadline: {name} seed {seed} not run", flush=True)
                 continue
             run_dir = out / f"{name}-seed{seed}"
@@ -114,6 +116,7 @@ def main() -> None:
             result = train(common.replace(out=str(run_dir), seed=seed, **overrides))
             runs[str(seed)] = score_run(run_dir, result, tasks, args.max_seq_length, time.perf_counter() - start,
                                         results["base"]["scores"])
+            longest = max(longest, time.perf_counter() - start)
             for alpha in [float(a) for a in args.interpolations.split(",") if a]:
                 runs[str(seed)]["scores"][f"wise-{alpha:g}"] = score_interpolation(run_dir, result, alpha, tasks, args.max_seq_length)
             print(f"{name} seed {seed}: selected {result.selected}; old rule {runs[str(seed)]['old_rule']}", flush=True)

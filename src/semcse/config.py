@@ -220,6 +220,9 @@ class TrainConfig(_Config):
     max_span_sentences: int = 3
     sentence_splitter: Literal["rules", "pysbd"] = "rules"  # abstract sentences (bench/sentence_splitters.py)
     negatives: Literal["same-kind", "batch-all"] = "same-kind"
+    hard_negatives: float = 0.0  # share of triplets whose negative comes from the anchor paper's nearest papers
+    hard_negative_candidates: int = 10  # nearest papers per paper, mined once with the base model
+    hard_negative_margin: float = 0.05  # drop candidates the paper's query is within this relative margin of its own abstract
     anchors_per_paper: int | None = None  # summaries used as anchors per paper and epoch; default all
     validation_papers: float = 0.1  # a fraction (< 1) or a count (>= 1) of papers, held out by paper
     max_validation_papers: int = 1000  # cap on each validation pool (papers)

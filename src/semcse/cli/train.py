@@ -44,6 +44,11 @@ def train_cmd(
     sentence_splitter: str = typer.Option(_D.sentence_splitter, help="rules (fast, compiled rules) | pysbd: splits abstracts "
                                           "into sentences (bench/sentence_splitters.py compares them)."),
     negatives: str = typer.Option(_D.negatives, help="same-kind (one negative of the positive's kind) | batch-all (also all in-batch texts)."),
+    hard_negatives: float = typer.Option(_D.hard_negatives, help="Share of triplets whose negative comes from one of the "
+                                         "anchor paper's nearest papers (mined once with the base model); 0 = off."),
+    hard_negative_candidates: int = typer.Option(_D.hard_negative_candidates, help="Nearest papers mined per paper."),
+    hard_negative_margin: float = typer.Option(_D.hard_negative_margin, help="Drop a mined paper as a likely false negative "
+                                               "when the paper's query is within this relative margin of its own abstract."),
     anchors_per_paper: Optional[int] = typer.Option(None, help="Summaries used as anchors per paper and epoch (default: all)."),
     validation_papers: float = typer.Option(_D.validation_papers, help="Held-out papers: a fraction (<1) or a count."),
     max_validation_papers: int = typer.Option(_D.max_validation_papers, help="Cap on each validation pool (papers)."),
@@ -95,7 +100,8 @@ def train_cmd(
             summaries=tuple(summaries), summaries_id_field=summaries_id_field, summaries_field=summaries_field,
             out=str(out), base_model=base_model, pooling=pooling, max_seq_length=max_seq_length, trust_remote_code=trust_remote_code,
             p_summary=p_summary, p_title=p_title, p_sentence=p_sentence, max_span_sentences=max_span_sentences, sentence_splitter=sentence_splitter,
-            negatives=negatives, anchors_per_paper=anchors_per_paper, validation_papers=validation_papers,
+            negatives=negatives, hard_negatives=hard_negatives, hard_negative_candidates=hard_negative_candidates,
+            hard_negative_margin=hard_negative_margin, anchors_per_paper=anchors_per_paper, validation_papers=validation_papers,
             max_validation_papers=max_validation_papers, validation_fill=validation_fill, seed=seed,
             selection_confidence=selection_confidence, min_vote_pool=min_vote_pool, interpolation=interpolation or None, loss=loss, similarity=similarity, margin=margin,
             l2_weight=l2_weight, scale=scale, epochs=epochs, max_steps=max_steps, batch_size=batch_size,

@@ -121,6 +121,7 @@ class TrainingData:
     builder: ExampleBuilder
     report: DataReport
     corpus_report: dict[str, Any]
+    directory: Path | None = None  # the prepared-data cache (None: prepared in memory)
 
 
 def _partition(pid: str, partitions: int) -> int:
@@ -190,7 +191,8 @@ def _builder(cfg: TrainConfig, papers: PreparedPapers) -> ExampleBuilder:
 def _load(directory: Path, meta: dict[str, Any], cfg: TrainConfig, memory_map: bool) -> TrainingData:
     train = PreparedPapers.load(directory / "train", memory_map=memory_map)
     validation = PreparedPapers.load(directory / "validation", memory_map=memory_map).to_papers()
-    return TrainingData(train, validation, _builder(cfg, train), DataReport(**meta["report"]), meta["corpus_report"])
+    return TrainingData(train, validation, _builder(cfg, train), DataReport(**meta["report"]), meta["corpus_report"],
+                        directory if memory_map else None)
 
 
 def prepare_data(cfg: TrainConfig, partitions: int | None = None) -> TrainingData:

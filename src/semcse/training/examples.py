@@ -256,7 +256,8 @@ class TripletPlan:
     Row r: anchor = summary ``anchor[r]`` of paper ``paper[r]``; the positive is of kind ``kind[r]`` from
     the same paper, the negative of kind ``neg_kind[r]`` from paper ``neg_paper[r]``; for summaries
     ``*_start`` is the summary's flat index, for sentence spans the first sentence's flat index and
-    ``*_len`` the number of sentences (-1 / 0 for titles and abstracts).
+    ``*_len`` the number of sentences (-1 / 0 for titles and abstracts). ``hard[r]``: the negative paper
+    is one of the anchor paper's mined nearest papers (see :mod:`semcse.training.hard_negatives`).
     """
 
     paper: np.ndarray
@@ -268,6 +269,7 @@ class TripletPlan:
     neg_kind: np.ndarray
     neg_start: np.ndarray
     neg_len: np.ndarray
+    hard: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.paper)
@@ -282,7 +284,8 @@ class ExampleBuilder:
     """
 
     def __init__(self, papers: Sequence[TrainingPaper] | PreparedPapers, mix: PositiveMix | None = None,
-                 max_span_sentences: int = 3, anchors_per_paper: int | None = None, seed: int = 42):
+                 max_span_sentences: int = 3, anchors_per_paper: int | None = None, seed: int = 42,
+                 neighbours: np.ndarray | None = None, hard_share: float = 0.0):
         self.papers = papers if isinstance(papers, PreparedPapers) else PreparedPapers.from_papers(list(papers))
         if len(self.papers) < 2:
             raise TrainingDataError(f"need at least 2 training papers to draw negatives; got {len(self.papers)}")
@@ -298,7 +301,23 @@ class ExampleBuilder:
         self._weights = available * np.array([self.mix.weight(k) for k in KINDS[:3]])
         # papers that can give a negative of each kind
         self._pools = [np.arange(n), np.flatnonzero(P.has_title), np.flatnonzero(P.sentence_counts >= 2), np.arange(n)]
+        self._has_kind = np.zeros((len(KINDS), n), dtype=bool)
+        for k, pool in enumerate(self._pools):
+            self._has_kind[k, pool] = True
         self._plans: dict[int, TripletPlan] = {}
+        self.use_neighbours(neighbours, hard_share)
+
+    def use_neighbours(self, neighbours: np.ndarray | None, hard_share: float) -> None:
+        """Draw the negative paper of a ``hard_share`` of triplets from ``neighbours[paper]`` (each
+        paper's nearest other papers, most similar first, padded with -1)."""
+        if not 0.0 <= hard_share <= 1.0:
+            raise ValueError(f"hard_negatives must be a share in [0, 1]; got {hard_share}")
+        if neighbours is not None and (neighbours.ndim != 2 or len(neighbours) != len(self.papers)):
+            raise ValueError(f"neighbours must have one row per training paper ({len(self.papers)}); got {neighbours.shape}")
+        self.neighbours = neighbours if hard_share > 0 else None
+        self.hard_share = hard_share if neighbours is not None else 0.0
+        self._kept = None if self.neighbours is None else (self.neighbours >= 0).sum(axis=1)
+        self._plans = {}
 
     def anchors_per_epoch(self) -> int:
         counts = self.papers.summary_counts
@@ -335,6 +354,20 @@ class ExampleBuilder:
             clash = clash[j[clash] == papers[clash]]
         return j
 
+    def _hard_negatives(self, rng: np.random.Generator, paper: np.ndarray, neg_kind: np.ndarray,
+                        neg_paper: np.ndarray) -> np.ndarray:
+        """Replace the negative paper of a ``hard_share`` of rows by a random one of the anchor paper's
+        mined neighbours that has the negative's kind (in place); returns which rows were replaced."""
+        m = len(paper)
+        kept = self._kept[paper]
+        chosen = (rng.random(m) < self.hard_share) & (kept > 0)
+        column = (rng.random(m) * np.maximum(kept, 1)).astype(np.int64)
+        candidate = self.neighbours[paper, column]
+        rows = np.flatnonzero(chosen)
+        chosen[rows] = self._has_kind[neg_kind[rows], candidate[rows]]
+        neg_paper[chosen] = candidate[chosen]
+        return chosen
+
     def plan(self, epoch: int) -> TripletPlan:
         """The triplets of ``epoch``: every summary (or ``anchors_per_paper`` of them) is an anchor once."""
         if epoch in self._plans:
@@ -369,6 +402,7 @@ class ExampleBuilder:
             rows = np.flatnonzero(neg_kind == k)
             if len(rows):
                 neg_paper[rows] = self._other_papers(rng, k, paper[rows])
+        hard = self._hard_negatives(rng, paper, neg_kind, neg_paper) if self.neighbours is not None else None
         rows = np.flatnonzero(neg_kind == SUMMARY)
         j = neg_paper[rows]
         neg_start[rows] = P.summary_offsets[j] + (rng.random(len(rows)) * P.summary_counts[j]).astype(np.int64)
@@ -376,7 +410,7 @@ class ExampleBuilder:
         rows = np.flatnonzero(neg_kind == SENTENCE)
         neg_start[rows], neg_len[rows] = self._span(rng, neg_paper[rows])
         plan = TripletPlan(paper, anchor, kind.astype(np.int8), pos_start, pos_len, neg_paper,
-                           neg_kind.astype(np.int8), neg_start, neg_len)
+                           neg_kind.astype(np.int8), neg_start, neg_len, hard)
         self._plans = {epoch: plan}  # one epoch at a time in memory
         return plan
 

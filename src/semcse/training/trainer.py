@@ -34,6 +34,7 @@ from semcse.sentences import SPLITTERS
 from semcse.training.checkpoints import CHECKPOINTS, checkpoint_problem, complete_checkpoints, set_aside
 from semcse.training.data import TrainingData, load_summaries, prepare_data  # noqa: F401  (re-exported)
 from semcse.training.examples import ExampleBuilder, TripletTexts, mix_report
+from semcse.training.hard_negatives import load_or_mine, mine_hard_negatives
 from semcse.training.health import HealthMonitor
 from semcse.training.losses import SemCSEInfoNCELoss, SemCSETripletLoss
 from semcse.training.model import load_base_model, pooling_mode, restore_processing, set_pad_to_multiple_of
@@ -148,6 +149,30 @@ def _precision(cfg: TrainConfig) -> dict[str, bool]:
     return {"bf16": False, "fp16": False}
 
 
+def _use_hard_negatives(cfg: TrainConfig, data: TrainingData, model: SentenceTransformer, args) -> dict[str, Any] | None:
+    """Mine each training paper's nearest papers with the base model (once per data and mining options,
+    kept beside the prepared data) and hand them to the example builder; returns the mining report."""
+    if cfg.hard_negatives <= 0:
+        return None
+
+    def mine():
+        return mine_hard_negatives(model, data.train_papers, cfg.hard_negative_candidates, cfg.hard_negative_margin,
+                                   batch_size=max(cfg.batch_size, 32), progress=cfg.progress)
+
+    if data.directory is None:
+        neighbours, report = mine()
+        report = report.to_dict()
+    else:
+        key = {"base_model": cfg.base_model, "pooling": cfg.pooling, "max_seq_length": cfg.max_seq_length,
+               "candidates": cfg.hard_negative_candidates, "margin": cfg.hard_negative_margin}
+        with args.main_process_first(local=False, desc="hard negatives"):
+            neighbours, report = load_or_mine(data.directory, key, mine)
+    data.builder.use_neighbours(neighbours, cfg.hard_negatives)
+    log.info("hard negatives: %.1f candidate papers kept per paper (%d dropped by the %.2f margin, %d papers without any)",
+             report["kept_per_paper"], report["dropped_by_margin"], report["relative_margin"], report["papers_without_candidates"])
+    return report
+
+
 def build_train_dataset(builder: ExampleBuilder, blocks: int):
     """The training set: ``blocks`` epochs of triplets as a ``datasets.Dataset`` of row numbers whose texts
     are drawn on access (memory grows with papers, not triplets); also the first block's positive mix."""
@@ -155,7 +180,11 @@ def build_train_dataset(builder: ExampleBuilder, blocks: int):
 
     block_size = builder.anchors_per_epoch()
     rows = Dataset.from_dict({"row": np.arange(blocks * block_size, dtype=np.int64)})
-    return rows.with_transform(TripletTexts(builder, block_size)), mix_report(builder.plan(0).kind, builder.mix)
+    plan = builder.plan(0)
+    mix = mix_report(plan.kind, builder.mix)
+    if plan.hard is not None:
+        mix["hard_negatives"] = round(float(plan.hard.mean()), 4)
+    return rows.with_transform(TripletTexts(builder, block_size)), mix
 
 
 def plan_steps(cfg: TrainConfig, examples_per_epoch: int, world_size: int) -> tuple[int, int, int]:
@@ -469,11 +498,14 @@ def train(cfg: TrainConfig) -> TrainResult:
         found = complete_checkpoints(out) if cfg.resume else []
         resume_from = found[-1] if found else None
 
-    train_dataset, mix = build_train_dataset(data.builder, blocks)
-    log.info("positive mix (epoch 0): %s (requested %s); %d triplets per epoch, %d epoch block(s), %d steps",
-             mix["realised"], mix["requested"], examples_per_epoch, blocks, total_steps)
-
     model = load_base_model(cfg.base_model, cfg.pooling, cfg.max_seq_length, cfg.trust_remote_code)
+    mining = _use_hard_negatives(cfg, data, model, args)
+    train_dataset, mix = build_train_dataset(data.builder, blocks)
+    log.info("positive mix (epoch 0): %s (requested %s)%s; %d triplets per epoch, %d epoch block(s), %d steps",
+             mix["realised"], mix["requested"],
+             f"; {mix['hard_negatives']:.0%} of negatives from mined nearest papers" if "hard_negatives" in mix else "",
+             examples_per_epoch, blocks, total_steps)
+
     distance = get_distance(similarity_name(cfg))
     model.similarity_fn_name = distance.similarity_fn_name
     model.model_card_data.model_name = f"SemCSE model trained from {Path(cfg.base_model).name}"
@@ -537,6 +569,7 @@ def train(cfg: TrainConfig) -> TrainResult:
             "data": data.report.to_dict(),
             "corpus": data.corpus_report,
             "positive_mix": mix,
+            "hard_negatives": mining,
             "health_warnings": monitor.warnings,
             "config": cfg.to_dict(),
             "log_history": history,

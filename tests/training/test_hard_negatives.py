@@ -1,0 +1,106 @@
+"""Hard negatives: mining each paper's nearest papers with a real encoder, the margin guard, and
+triplets whose negatives come from the mined neighbours."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from sentence_transformers import SentenceTransformer
+
+from semcse.training import train
+from semcse.training.examples import ExampleBuilder, TrainingPaper, prepare_papers
+from semcse.training.hard_negatives import NEIGHBOURS_FILE, mine_hard_negatives, nearest_papers, paper_queries
+from semcse.training.prepared import PreparedPapers
+from semcse.corpus import load_corpus
+
+
+def _unit(rows) -> torch.Tensor:
+    x = torch.tensor(rows, dtype=torch.float32)
+    return x / x.norm(dim=1, keepdim=True)
+
+
+def test_nearest_papers_exclude_the_paper_itself_and_candidates_inside_the_margin():
+    # query i sits on its own abstract i; abstract 1 is almost abstract 0 (a near duplicate)
+    abstracts = _unit([[1, 0, 0], [1, 0.05, 0], [0.6, 0.8, 0], [0, 0, 1]])
+    queries = abstracts.clone()
+    neighbours, dropped = nearest_papers(queries, abstracts, candidates=2, relative_margin=0.05)
+    assert neighbours.shape == (4, 2)
+    assert all(i not in row for i, row in enumerate(neighbours))
+    # paper 0's nearest other abstract (1) is within 5% of its own similarity (1.0): dropped
+    assert 1 not in neighbours[0] and neighbours[0][0] == 2 and neighbours[0][1] == -1
+    assert dropped >= 2  # 0 <-> 1 both ways
+    no_guard, none_dropped = nearest_papers(queries, abstracts, candidates=2, relative_margin=0.0)
+    assert list(no_guard[0]) == [1, 2] and none_dropped == 0  # most similar first
+
+
+def _real_papers(scitldr_train: Path, n: int) -> tuple[list[TrainingPaper], dict]:
+    rows = [json.loads(line) for line in scitldr_train.open()][:n]
+    summaries = {r["paper_id"]: list(r["target"]) for r in rows}
+    return prepare_papers(load_corpus(scitldr_train, limit=n), summaries)[0], summaries
+
+
+def test_mined_neighbours_are_closer_than_random_papers_and_pass_the_guard(scitldr_train: Path, minilm_path: str):
+    papers, _ = _real_papers(scitldr_train, 150)
+    prepared = PreparedPapers.from_papers(papers)
+    model = SentenceTransformer(minilm_path, device="cpu")
+    neighbours, report = mine_hard_negatives(model, prepared, candidates=5, relative_margin=0.05, progress=False)
+    assert neighbours.shape == (len(papers), 5) and report.papers == len(papers)
+    # an independent encoding: queries are first summaries, abstracts the papers' abstracts
+    queries = model.encode([p.summaries[0] for p in papers], normalize_embeddings=True)
+    abstracts = model.encode([p.abstract for p in papers], normalize_embeddings=True)
+    assert paper_queries(prepared) == [p.summaries[0] for p in papers]
+    sims = queries @ abstracts.T
+    own = np.diag(sims)
+    kept = neighbours >= 0
+    rows, cols = np.nonzero(kept)
+    mined = sims[rows, neighbours[rows, cols]]
+    assert (mined <= 0.95 * own[rows] + 1e-4).all()  # the guard held
+    assert (neighbours[rows, cols] != rows).all()
+    random_pairs = sims[~np.eye(len(papers), dtype=bool)]
+    assert mined.mean() > np.percentile(random_pairs, 90)  # hard: far above a typical other paper
+    assert report.kept_per_paper == pytest.approx(kept.sum(axis=1).mean(), abs=0.01)
+
+
+def _paper(i: int) -> TrainingPaper:
+    sents = [f"Paper {i} sentence {k}." for k in range(4)]
+    return TrainingPaper(id=f"p{i}", title=f"Title {i}", abstract=" ".join(sents), sentences=sents,
+                         summaries=[f"Summary {s} of paper {i}." for s in range(3)])
+
+
+def test_hard_share_of_negatives_comes_from_the_mined_neighbours():
+    papers = [_paper(i) for i in range(60)]
+    neighbours = np.full((60, 3), -1, dtype=np.int64)
+    for i in range(60):
+        neighbours[i, :2] = [(i + 1) % 60, (i + 2) % 60]  # two kept candidates, one dropped
+    plain = ExampleBuilder(papers, seed=4)
+    every = ExampleBuilder(papers, seed=4, neighbours=neighbours, hard_share=1.0)
+    plan = every.plan(0)
+    assert plan.hard.all()
+    for t in every.epoch(0):
+        assert t.negative_paper in ((t.paper + 1) % 60, (t.paper + 2) % 60)
+    half = ExampleBuilder(papers, seed=4, neighbours=neighbours, hard_share=0.5).plan(0)
+    assert half.hard.mean() == pytest.approx(0.5, abs=0.08)
+    off = ExampleBuilder(papers, seed=4, neighbours=neighbours, hard_share=0.0).plan(0)
+    assert off.hard is None and np.array_equal(off.neg_paper, plain.plan(0).neg_paper)
+    with pytest.raises(ValueError, match="one row per training paper"):
+        ExampleBuilder(papers, neighbours=neighbours[:10], hard_share=0.5)
+    with pytest.raises(ValueError, match=r"share in \[0, 1\]"):
+        ExampleBuilder(papers, neighbours=neighbours, hard_share=1.5)
+
+
+def test_training_with_hard_negatives_mines_once_and_reuses_them_on_a_rerun(tiny_config, caplog):
+    cfg = tiny_config.replace(hard_negatives=1.0, hard_negative_candidates=4)
+    result = train(cfg)
+    report = result.metrics["hard_negatives"]
+    assert report["candidates"] == 4 and report["papers"] == result.metrics["data"]["train_papers"]
+    assert result.metrics["positive_mix"]["hard_negatives"] > 0.8
+    saved = list((Path(cfg.out) / "prepared").glob(f"*/{NEIGHBOURS_FILE}"))
+    assert len(saved) == 1 and np.load(saved[0]).shape == (report["papers"], 4)
+    with caplog.at_level(logging.INFO, logger="semcse"):
+        train(cfg.replace(max_steps=2, overwrite=True))
+    assert "using the hard negatives mined before" in caplog.text
