@@ -164,3 +164,56 @@ def test_memo_overflow_keeps_results_correct(minilm_path):
     a = e.encode(TEXTS[:3], progress=False)
     b = e.encode(TEXTS[:3] + TEXTS[3:5], progress=False)  # overflows the memo while old rows are needed
     np.testing.assert_allclose(b[:3], a, atol=2e-5)
+
+
+def _plain_save(minilm_path, folder):
+    """The offline MiniLM saved as a plain Hugging Face model (no sentence-transformers files)."""
+    import shutil
+
+    shutil.copytree(minilm_path, folder, ignore=shutil.ignore_patterns(
+        "modules.json", "1_Pooling", "2_Normalize", "sentence_bert_config.json", "config_sentence_transformers.json"))
+    return str(folder)
+
+
+def _unit(x):
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_known_models_are_loaded_as_published_and_unknown_plain_models_with_cls(minilm_path, tmp_path, caplog):
+    import logging
+
+    known = load_encoder(_plain_save(minilm_path, tmp_path / "all-MiniLM-L6-v2"))  # named like a row of the table
+    assert known.info["known_model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert (known.pooling, known.similarity_fn_name, known.max_seq_length) == ("mean", "cosine", 256)
+    assert known.info["settings_from"]["pooling"] == "known model sentence-transformers/all-MiniLM-L6-v2"
+    st_model = load_encoder(minilm_path)  # the sentence-transformers original: mean pooling + Normalize
+    np.testing.assert_allclose(_unit(known.encode(TEXTS[:3], progress=False)), st_model.encode(TEXTS[:3], progress=False), atol=2e-5)
+
+    specter_like = load_encoder(_plain_save(minilm_path, tmp_path / "hub" / "allenai" / "specter"))
+    assert (specter_like.pooling, specter_like.similarity_fn_name, specter_like.max_seq_length) == ("cls", "cosine", 512)
+
+    with caplog.at_level(logging.WARNING, logger="semcse"):
+        unknown = load_encoder(_plain_save(minilm_path, tmp_path / "my-encoder"))
+    assert unknown.pooling == "cls" and unknown.info["settings_from"] == {"pooling": "assumed: plain Hugging Face model"}
+    assert "plain Hugging Face model" in caplog.text and "[CLS]" in caplog.text
+    cls = load_encoder(minilm_path, pooling="cls")  # CLS of the same weights (+ the original's Normalize)
+    np.testing.assert_allclose(_unit(unknown.encode(TEXTS[:2], progress=False)), cls.encode(TEXTS[:2], progress=False), atol=2e-5)
+
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="semcse"):
+        chosen = load_encoder_spec(str(tmp_path / "my-encoder") + "::pooling=mean,similarity=euclidean,max_seq_length=99999")
+    assert (chosen.pooling, chosen.similarity_fn_name) == ("mean", "euclidean") and "plain Hugging Face" not in caplog.text
+    assert chosen.max_seq_length == 512  # capped at the model's position embeddings
+
+
+def test_a_paper_is_title_separator_abstract_with_the_tokenizers_separator(enc):
+    from semcse.corpus import PAPER_SEP, join_title_abstract, render_separator
+
+    doc = join_title_abstract(" Graph networks ", "We predict molecules.")
+    assert doc == f"Graph networks{PAPER_SEP}We predict molecules."
+    assert enc.paper_separator == "[SEP]" and enc.info["paper_separator"] == "[SEP]"
+    np.testing.assert_allclose(enc.encode([doc], progress=False), enc.encode(["Graph networks[SEP]We predict molecules."],
+                                                                              progress=False), atol=1e-6)
+    assert render_separator(join_title_abstract("Why?", "Because."), ". ") == "Why? Because."
+    assert join_title_abstract("A title", "An abstract.", ". ") == "A title. An abstract."
+    assert join_title_abstract(None, "Only abstract.") == "Only abstract." and join_title_abstract("T", "") == "T"

@@ -299,7 +299,7 @@ class EmbedConfig(_Config):
     max_seq_length: int | None = None
     batch_size: int = 64
     chunk_size: int = 4096  # papers per resumable chunk
-    separator: str = ". "  # between title and abstract (as Paper.text)
+    separator: str | None = None  # between title and abstract; default: the tokenizer's separator token (as evaluate)
     device: str | None = None
     fp16: bool | None = None  # default: on for CUDA
     trust_remote_code: bool = False

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import logging
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -46,16 +47,33 @@ class Paper:
 
     @property
     def text(self) -> str:
-        """Title and abstract as one document (the usual input of a paper encoder)."""
+        """Title and abstract as one document (see :func:`join_title_abstract`)."""
         return join_title_abstract(self.title, self.abstract)
 
 
-def join_title_abstract(title: str | None, abstract: str, sep: str = ". ") -> str:
-    """``"Title. Abstract"``; no doubled punctuation when the title already ends a sentence."""
-    if not title:
-        return abstract
-    title = title.rstrip()
-    return f"{title} {abstract}" if sep.strip() and title[-1:] in ".?!:" else f"{title}{sep}{abstract}"
+PAPER_SEP = "\x1f"  # stands between title and abstract until an encoder puts its own separator there
+PLAIN_SEP = ". "  # the separator for models whose tokenizer has no separator token
+
+
+def join_title_abstract(title: str | None, abstract: str | None, sep: str = PAPER_SEP) -> str:
+    """A paper as one document, the same for every stage (embed, search, evaluate): title, ``sep``,
+    abstract. The default ``sep`` is a placeholder that :meth:`semcse.encode.Encoder.encode` replaces
+    with the model tokenizer's separator token (``title[SEP]abstract``, as SPECTER and SciRepEval
+    feed papers) or, without one, with ``". "`` (see :func:`render_separator`)."""
+    title, abstract = (title or "").replace(PAPER_SEP, " ").strip(), (abstract or "").replace(PAPER_SEP, " ").strip()
+    if title and abstract:
+        return render_separator(f"{title}{PAPER_SEP}{abstract}", sep) if sep != PAPER_SEP else f"{title}{PAPER_SEP}{abstract}"
+    return title or abstract
+
+
+def render_separator(text: str, sep: str) -> str:
+    """``text`` with the title/abstract placeholder replaced by ``sep``; a sentence separator such as
+    ``". "`` after a title that already ends a sentence becomes a plain space (no ``"?. "``)."""
+    if PAPER_SEP not in text:
+        return text
+    if sep.strip() in (".", ""):
+        text = re.sub("([.?!:;])" + PAPER_SEP, r"\1 ", text)
+    return text.replace(PAPER_SEP, sep)
 
 
 @dataclass

@@ -35,9 +35,10 @@ class EmbedError(ValueError):
     """An output directory that belongs to another model or corpus, or an unusable input."""
 
 
-def paper_text(title: str | None, abstract: str, sep: str = ". ") -> str:
-    """The text a paper is embedded as: title and abstract (as :attr:`semcse.corpus.Paper.text`)."""
-    return join_title_abstract(title, abstract, sep)
+def paper_text(title: str | None, abstract: str, sep: str | None = None) -> str:
+    """The text a paper is embedded as: :func:`semcse.corpus.join_title_abstract` (``sep`` None: the
+    encoder's tokenizer separator, as everywhere else)."""
+    return join_title_abstract(title, abstract) if sep is None else join_title_abstract(title, abstract, sep)
 
 
 def _fingerprint_texts(ids: list[str], texts: list[str]) -> str:
@@ -93,7 +94,7 @@ def embed_corpus(cfg: EmbedConfig, corpus: Corpus | None = None, encoder: Encode
         "corpus_fingerprint": _fingerprint_texts(ids, texts),
         "count": len(ids),
         "chunk_size": cfg.chunk_size,
-        "separator": cfg.separator,
+        "separator": encoder.paper_separator if cfg.separator is None else cfg.separator,
         "fp16": fp16,
     }
     out.mkdir(parents=True, exist_ok=True)

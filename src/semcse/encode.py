@@ -17,6 +17,7 @@ not re-encode. Within one process, texts already encoded by the same encoder are
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -29,6 +30,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from semcse.corpus import PLAIN_SEP, render_separator
 from semcse.fileio import atomic_save_npy
 from semcse.progress import Progress
 from semcse.similarity import get_distance
@@ -129,6 +131,13 @@ class Encoder:
     def tokenizer(self):
         return getattr(self.model, "tokenizer", None)
 
+    @property
+    def paper_separator(self) -> str:
+        """What stands between a paper's title and abstract for this model (see
+        :func:`semcse.corpus.join_title_abstract`): the tokenizer's separator token, else ``". "``."""
+        sep = getattr(self.tokenizer, "sep_token", None)
+        return sep if isinstance(sep, str) and sep else PLAIN_SEP
+
     def describe(self) -> dict[str, Any]:
         """Plain-JSON description for reports."""
         return {"name": self.name, "source": self.source, "similarity": self.similarity_fn_name, "pooling": self.pooling,
@@ -196,7 +205,8 @@ class Encoder:
         """
         if isinstance(texts, str):
             raise TypeError("encode() takes a list of texts, not a single string")
-        texts = list(texts)
+        sep = self.paper_separator
+        texts = [render_separator(t, sep) if isinstance(t, str) else t for t in texts]
         bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
         if bad:
             raise EncoderError(f"encode(): item {bad[0]} is {type(texts[bad[0]]).__name__}, not a string")
@@ -234,6 +244,65 @@ class Encoder:
             self._memo[t] = row
 
 
+@dataclass(frozen=True)
+class KnownModel:
+    """How a published encoder is meant to be used (a row of ``semcse/known_models.toml``)."""
+
+    id: str
+    pooling: str
+    similarity: str
+    max_seq_length: int
+    text: str
+    source: str
+
+
+@functools.lru_cache(maxsize=1)
+def known_models() -> tuple[KnownModel, ...]:
+    """The table of known models shipped with semcse."""
+    import tomllib
+    from importlib import resources
+
+    rows = tomllib.loads(resources.files("semcse").joinpath("known_models.toml").read_text(encoding="utf-8"))["models"]
+    return tuple(KnownModel(**row) for row in rows)
+
+
+def find_known_model(name_or_path: str) -> KnownModel | None:
+    """The known model that ``name_or_path`` names: its hub id, a local folder whose path ends with the
+    id, or a local folder named like the id's last part (``.../specter2_base``)."""
+    text = str(name_or_path).rstrip("/").lower()
+    local = Path(name_or_path).expanduser().exists()
+    for model in known_models():
+        ident = model.id.lower()
+        if text == ident or text.endswith("/" + ident) or (local and Path(text).name == ident.rsplit("/", 1)[-1]):
+            return model
+    return None
+
+
+def _plain_hugging_face(source: str, local: bool) -> bool:
+    """A Hugging Face model without sentence-transformers files (so no pooling of its own)."""
+    if local:
+        return not _is_st_dir(Path(source)) and (Path(source) / "config.json").is_file()
+    try:
+        from sentence_transformers.util import is_sentence_transformer_model
+
+        return not is_sentence_transformer_model(source)
+    except Exception:  # noqa: BLE001 - the hub cannot tell: let sentence-transformers decide
+        return False
+
+
+def _length_limit(model) -> int | None:
+    """The longest input the model can take: its tokenizer's limit and its position embeddings."""
+    limits = []
+    tok_limit = getattr(getattr(model, "tokenizer", None), "model_max_length", None)
+    if isinstance(tok_limit, int) and 0 < tok_limit < 1_000_000:
+        limits.append(tok_limit)
+    cfg = getattr(getattr(model[0], "auto_model", None), "config", None)
+    positions = getattr(cfg, "max_position_embeddings", None)
+    if isinstance(positions, int) and positions > 0:
+        limits.append(positions)
+    return min(limits) if limits else None
+
+
 def parse_model_spec(spec: str) -> tuple[str, dict[str, str]]:
     """``PATH_OR_ID`` or ``PATH_OR_ID::key=value,key=value`` (keys: name, pooling, similarity, max_seq_length)."""
     if "::" not in spec:
@@ -254,11 +323,14 @@ def load_encoder(name_or_path: str, pooling: str | None = None, similarity: str 
     """Load a model as an :class:`Encoder`.
 
     - ``pooling`` (``cls``, ``mean``, ...): build ``Transformer + Pooling`` from the model's weights,
-      replacing any pooling a sentence-transformers model brings; ``None`` keeps a
-      sentence-transformers model's own pooling, and for a plain HF encoder uses sentence-transformers'
-      default (mean; last-token for causal LMs).
-    - ``similarity`` (``cosine`` / ``euclidean``): overrides the similarity saved with the model
-      (default ``cosine`` when none is saved).
+      replacing any pooling a sentence-transformers model brings; ``None``: a known model's pooling
+      (``semcse/known_models.toml``: SemCSE, SPECTER, SciNCL, ...), else a sentence-transformers
+      model's own, else ``cls`` for a plain Hugging Face encoder (the SemCSE paper's choice; a
+      one-line notice says so).
+    - ``similarity`` (``cosine`` / ``euclidean``): overrides the similarity of the known-models table
+      or the one saved with the model (default ``cosine`` when none is saved).
+    - ``max_seq_length``: default the known model's, else the model's own; capped at what the model
+      can take.
     - ``trust_remote_code`` is passed on only when set.
     Raises :class:`EncoderError` with the model name when loading fails.
     """
@@ -272,6 +344,22 @@ def load_encoder(name_or_path: str, pooling: str | None = None, similarity: str 
     source = resolve_model_path(str(name_or_path))
     local = Path(source).is_dir()
     is_st = local and _is_st_dir(Path(source))
+    settings: dict[str, str] = {}  # where pooling / similarity / length came from, for reports
+    known = find_known_model(str(name_or_path))
+    if known is not None:
+        for key, value in (("pooling", known.pooling), ("similarity", known.similarity), ("max_seq_length", known.max_seq_length)):
+            if {"pooling": pooling, "similarity": similarity, "max_seq_length": max_seq_length}[key] is None:
+                settings[key] = f"known model {known.id}"
+        pooling = pooling or known.pooling
+        similarity = similarity or known.similarity
+        max_seq_length = max_seq_length or known.max_seq_length
+        log.info("%s: known model %s: %s pooling, %s similarity, %d tokens where not set (%s)", name_or_path, known.id,
+                 known.pooling, known.similarity, known.max_seq_length, known.source)
+    elif pooling is None and _plain_hugging_face(source, local):
+        pooling = "cls"
+        settings["pooling"] = "assumed: plain Hugging Face model"
+        log.warning("%s: a plain Hugging Face model (no sentence-transformers files): using its [CLS] embedding, the "
+                    "SemCSE paper's choice (set PATH::pooling=mean or --pooling to change)", name_or_path)
     kwargs: dict[str, Any] = {"device": device} if device else {}  # None: sentence-transformers picks cuda/mps/cpu
     if trust_remote_code:
         kwargs["trust_remote_code"] = True
@@ -300,7 +388,11 @@ def load_encoder(name_or_path: str, pooling: str | None = None, similarity: str 
         raise
     except Exception as exc:  # noqa: BLE001 - anything transformers / hub raises
         raise EncoderError(f"could not load model {name_or_path!r}: {type(exc).__name__}: {exc}") from exc
+    limit = _length_limit(model)
     if max_seq_length is not None:
+        if limit is not None and int(max_seq_length) > limit:
+            log.info("%s: max length %d is more than the model takes; using %d", name_or_path, int(max_seq_length), limit)
+            max_seq_length = limit
         model.max_seq_length = int(max_seq_length)
     saved_similarity = getattr(model, "_similarity_fn_name", None)
     sim = similarity or (saved_similarity if saved_similarity in SIMILARITIES else None) or "cosine"
@@ -320,9 +412,12 @@ def load_encoder(name_or_path: str, pooling: str | None = None, similarity: str 
     if local and display in _RUN_SUBDIRS:
         display = Path(source).parent.name
     info = {"kind": "sentence-transformers" if pooling is None else "transformers+pooling",
-            "saved_similarity": saved_similarity}
-    return Encoder(model=model, name=display, source=source, similarity_fn_name=sim, pooling=used_pooling,
-                   fingerprint=fingerprint, info=info)
+            "saved_similarity": saved_similarity, "settings_from": settings,
+            "known_model": known.id if known else None}
+    encoder = Encoder(model=model, name=display, source=source, similarity_fn_name=sim, pooling=used_pooling,
+                      fingerprint=fingerprint, info=info)
+    info["paper_separator"] = encoder.paper_separator
+    return encoder
 
 
 def load_encoder_spec(spec: str, *, pooling: str | None = None, similarity: str | None = None,
