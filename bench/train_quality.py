@@ -29,6 +29,8 @@ DATA = Path(os.environ.get("SEMCSE_DATA", REPO.parent / "shared" / "data"))
 
 def dev_tasks(data: Path) -> dict[str, tuple[list[str], list[str]]]:
     """In-domain (CS) development tasks: (queries, partners) per task."""
+    from semcse.sentences import split_halves
+
     scitldr = [json.loads(line) for line in (data / "scitldr" / "dev.jsonl").open()]
     abstracts = [" ".join(r["source"]) for r in scitldr]
     csab = [json.loads(line) for line in (data / "csabstruct" / "dev.jsonl").open()]
@@ -36,7 +38,7 @@ def dev_tasks(data: Path) -> dict[str, tuple[list[str], list[str]]]:
     return {
         "scitldr-dev title->abstract": ([r["title"] for r in scitldr], abstracts),
         "scitldr-dev tldr->abstract": ([r["target"][0] for r in scitldr], abstracts),
-        "csabstruct-dev halves": ([" ".join(s[: len(s) // 2]) for s in csab], [" ".join(s[len(s) // 2:]) for s in csab]),
+        "csabstruct-dev halves": tuple(map(list, zip(*filter(None, map(split_halves, csab))))),
     }
 
 
@@ -45,7 +47,7 @@ def medical_tasks(data: Path, papers: int = 1000) -> dict[str, tuple[list, list]
     title->abstract, abstract halves, and kNN label error (as (texts, labels); 1 - agreement, k = 10)."""
     import csv
 
-    from semcse.sentences import split_sentences
+    from semcse.sentences import split_halves, split_sentences
 
     with (data / "medical_abstracts" / "medical_tc_test.csv").open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))[:papers]
@@ -54,7 +56,7 @@ def medical_tasks(data: Path, papers: int = 1000) -> dict[str, tuple[list, list]
     bodies = [s[1:] for s, _ in split]
     return {
         "medical title->abstract": ([s[0] for s, _ in split], [" ".join(b) for b in bodies]),
-        "medical halves": ([" ".join(b[: len(b) // 2]) for b in bodies], [" ".join(b[len(b) // 2:]) for b in bodies]),
+        "medical halves": tuple(map(list, zip(*filter(None, map(split_halves, bodies))))),
         "medical kNN label error": ([" ".join(s) for s, _ in split], [label for _, label in split]),
     }
 

@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -41,27 +36,7 @@ def gguf_path() -> Path:
     return default_gguf_path()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-SEMCSE = [sys.executable, "-m", "semcse"]
-
-
-def wait_for(proc: subprocess.Popen, done: Callable[[], bool], timeout: float, what: str, stderr_path: Path | None = None) -> None:
-    """Poll ``done()`` until true; fail at once (with the child's stderr) if ``proc`` exits first."""
-    deadline = time.time() + timeout
-    while not done():
-        code = proc.poll()
-        if code is not None:
-            err = stderr_path.read_text(errors="replace")[-3000:] if stderr_path and stderr_path.exists() else ""
-            pytest.fail(f"child exited with {code} before {what}:\n{err}")
-        if time.time() > deadline:
-            proc.kill()
-            pytest.fail(f"no {what} within {timeout:.0f} s")
-        time.sleep(0.1)
+from _support import SEMCSE, free_port, wait_for  # noqa: E402,F401  (re-exported for fixtures)
 
 
 @pytest.fixture(scope="session")

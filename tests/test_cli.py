@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conftest import SEMCSE
+from _support import SEMCSE
 
 # run the real CLI in a child whose doctor checks raise an error semcse does not know (a bug, as a user meets it)
 BUGGY = ("import sys, semcse.system.doctor as d\n"

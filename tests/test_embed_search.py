@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import SEMCSE, wait_for
+from _support import SEMCSE, wait_for
 from semcse.config import CorpusConfig, EmbedConfig
 from semcse.corpus import load_corpus
 from semcse.embed import EmbedError, embed_corpus

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import SEMCSE
+from _support import SEMCSE
 from semcse.config import ConfigError, CorpusConfig, RunConfig, SamplingConfig, SummarizeConfig
 from semcse.pipeline import BUDGETS, heldout_benchmark, read_config, resolve, write_config
 

@@ -60,7 +60,7 @@ def join_title_abstract(title: str | None, abstract: str | None, sep: str = PAPE
     abstract. The default ``sep`` is a placeholder that :meth:`semcse.encode.Encoder.encode` replaces
     with the model tokenizer's separator token (``title[SEP]abstract``, as SPECTER and SciRepEval
     feed papers) or, without one, with ``". "`` (see :func:`render_separator`)."""
-    title, abstract = (title or "").replace(PAPER_SEP, " ").strip(), (abstract or "").replace(PAPER_SEP, " ").strip()
+    title, abstract = (title or "").strip(), (abstract or "").strip()
     if title and abstract:
         return render_separator(f"{title}{PAPER_SEP}{abstract}", sep) if sep != PAPER_SEP else f"{title}{PAPER_SEP}{abstract}"
     return title or abstract

@@ -114,3 +114,12 @@ def split_many(texts: Sequence[str], splitter: str = "rules", workers: int | Non
     except (BrokenProcessPool, OSError) as exc:  # e.g. a __main__ that spawned children cannot import
         logging.getLogger(__name__).warning("parallel sentence splitting failed (%s); splitting in this process", exc)
         return _split_chunk(list(texts), splitter)
+
+
+def split_halves(sentences: Sequence[str]) -> tuple[str, str] | None:
+    """An abstract's two halves by sentences, the same rule everywhere (validation, benchmark, bench):
+    the first ``floor(n / 2)`` sentences and the rest; None for fewer than 2 sentences."""
+    if len(sentences) < 2:
+        return None
+    cut = len(sentences) // 2
+    return " ".join(sentences[:cut]), " ".join(sentences[cut:])

@@ -162,33 +162,3 @@ def test_ndcg_known_and_vs_sklearn_with_ragged_queries():
         r[0] = 2
     expected = np.mean([ndcg_score([r], [s], k=10) for s, r in zip(scores, rels)])
     assert M.mean_ndcg_at_k(scores, rels, k=10)["ndcg_at_10"] == pytest.approx(expected)
-
-
-def test_linear_probe_classification_separable_and_random():
-    x, labels = clusters(15, 3, spread=0.5)
-    idx = np.random.default_rng(0).permutation(len(x))
-    tr, te = idx[:30], idx[30:]
-    y = np.asarray(labels)
-    res = M.linear_probe_classification(x[tr], y[tr], x[te], y[te])
-    assert res["f1_macro"] == pytest.approx(1.0)
-    rng = np.random.default_rng(1)
-    noise = rng.normal(size=(90, 8))
-    ry = rng.integers(0, 3, size=90).astype(str)
-    assert M.linear_probe_classification(noise[:60], ry[:60], noise[60:], ry[60:])["f1_macro"] < 0.7
-
-
-def test_linear_probe_multilabel():
-    rng = np.random.default_rng(2)
-    x = rng.normal(size=(60, 6))
-    # label a if feature 0 > 0, label b if feature 1 > 0: linearly separable, multi-label
-    y = [[l for l, f in (("a", 0), ("b", 1)) if row[f] > 0] for row in x]
-    res = M.linear_probe_classification(x[:40], y[:40], x[40:], y[40:], multi_label=True)
-    assert res["f1_macro"] > 0.9 and res["labels"] == 2
-
-
-def test_linear_probe_regression_monotone():
-    rng = np.random.default_rng(3)
-    x = rng.normal(size=(60, 4))
-    y = 3 * x[:, 0] + 0.01 * rng.normal(size=60)
-    res = M.linear_probe_regression(x[:40], y[:40], x[40:], y[40:])
-    assert res["kendall_tau"] > 0.9

@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from semcse.evaluation.tasks import (
-    BenchmarkError, DataContext, TaskSkipped, engine_for, load_benchmark, sample_pool,
-)
+from semcse.corpus import PAPER_SEP
+from semcse.evaluation.data import DataContext
+from semcse.evaluation.engines import engine_for
+from semcse.evaluation.engines.base import sample_pool
+from semcse.evaluation.errors import BenchmarkError, TaskSkipped
+from semcse.evaluation.specs import load_benchmark
 
 
 def write_bench(tmp_path: Path, body: str, name: str = "bench.toml") -> Path:
@@ -58,7 +61,8 @@ def test_default_benchmark_prepares_on_shared_data(data_root):
         assert p.files and len(p.files[0].sha256) == 64
         sizes[spec.name] = p.pool_size
     assert sizes["title-abstract"] == 20 and sizes["clustering-medical"] == 20
-    assert sizes["search"] == 1000 and sizes["citation-triplets"] == 200
+    assert sizes["search"] == 1000  # 100 queries x 10 judged candidates
+    assert sizes["citation-triplets"] == 397  # 200 cited + 200 negative papers, 3 of them twice
 
 
 def test_pool_is_reproducible_by_seed_and_nested():
@@ -219,14 +223,17 @@ type = "search"
 data = "scirepeval_sample/search_small.jsonl"
 """)
     fos = prepare(b, data_root, "fos")
-    assert fos.pool_size == 205 and all(isinstance(y, list) for y in fos.data["y"])
+    assert fos.pool_size == 205 and fos.data["y_train"].shape[1] == fos.info["labels"] == 23  # 0/1 matrix over labels
     mesh = prepare(b, data_root, "mesh")
     assert mesh.info["split"].startswith("seeded stratified") and mesh.info["labels"] == 30
     trip = prepare(b, data_root, "trip")
-    assert len(trip.texts["queries"]) == len(trip.texts["negatives"]) == 200
+    assert trip.info["triplets"] == trip.info["queries"] == 200
+    # each query paper judges its cited paper relevant and its negative not
+    assert all(sorted(g.values()) == [0, 1] for g in trip.data["qrels"].values())
     s = prepare(b, data_root, "search")
-    assert len(s.texts["queries"]) == 100 and len(s.data["groups"]) == 100
-    assert sum(int((g > 0).sum()) for _, _, g in s.data["groups"]) == 115
+    assert s.info["queries"] == 100 and len(s.data["qrels"]) == 100 and s.pool_size == 1000
+    assert sum(1 for g in s.data["qrels"].values() for v in g.values() if v > 0) == 115
+    assert s.data["metric"] == "ndcg" and fos.data["metric"] == "f1_macro" and trip.data["metric"] == "map"
 
 
 def test_meta_plus_qrels_and_label_files(tmp_path):
@@ -269,14 +276,16 @@ data = "search_meta.jsonl"
 qrels = "search_qrel.jsonl"
 """)
     prox = prepare(b, root, "prox")
-    assert prox.texts["queries"] == ["Paper 0. About topic 0.", "Paper 1. About topic 1."]
-    assert prox.data["metric"] == "map" and len(prox.texts["candidates"]) == 4
-    assert len(prepare(b, root, "trec").data["groups"]) == 1
+    assert prox.data["ids"][:2] == ["d0", "d1"]  # the queries, then their candidates
+    assert prox.texts["docs"][:2] == [f"Paper 0{PAPER_SEP}About topic 0.", f"Paper 1{PAPER_SEP}About topic 1."]
+    assert prox.data["metric"] == "map" and prox.pool_size == 4
+    assert prox.data["qrels"] == {"d0": {"d2": 1, "d3": 0}, "d1": {"d5": 1, "d4": 0}}
+    assert list(prepare(b, root, "trec").data["qrels"]) == ["d0"]
     clf = prepare(b, root, "clf")
-    assert clf.data["n_train"] == 6 and clf.info["test"] == 2 and clf.info["ids_missing_from_meta"] == 1
+    assert len(clf.data["train"]) == 6 and clf.info["test"] == 2 and clf.info["ids_missing_from_meta"] == 1
     assert len(clf.files) == 3
     s = prepare(b, root, "search")
-    assert s.texts["queries"] == ["topic one"] and s.data["groups"][0][2].tolist() == [0, 1, 2]
+    assert s.texts["docs"][0] == "topic one" and s.data["qrels"] == {"q1": {"d0": 0, "d1": 1, "d2": 2}}
 
 
 def test_parquet_dataset(tmp_path):
@@ -421,3 +430,71 @@ def test_missing_data_file_and_root(tmp_path):
         load_benchmark(tmp_path / "absent.toml")
     with pytest.raises(BenchmarkError, match="unknown task"):
         load_benchmark().select(["no-such-task"])
+
+
+# ---- layout: specs, engines and their registry -------------------------------------------------
+
+
+def test_specs_and_bases_never_import_an_engine():
+    """The import circle stays gone: spec, data and base modules reach engines only through the registry."""
+    import ast
+
+    import semcse.evaluation as pkg
+    from semcse.evaluation.engines import BUILTIN
+
+    root = Path(pkg.__file__).parent
+    engine_modules = {f"semcse.evaluation.engines.{m}" for m in BUILTIN} | {"semcse.evaluation.engines.ranking"}
+    for rel in ("specs.py", "data.py", "views.py", "errors.py", "engines/__init__.py", "engines/base.py"):
+        tree = ast.parse((root / rel).read_text())
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        assert not imported & engine_modules, f"{rel} imports {imported & engine_modules}"
+        assert "semcse.evaluation.run" not in imported and "semcse.evaluation.tasks" not in imported, rel
+
+
+def test_registry_takes_a_new_engine(tmp_path, data_root):
+    from semcse.evaluation.engines import _REGISTRY, register
+    from semcse.evaluation.engines.base import Engine, Prepared
+    from semcse.evaluation.engines.matching import MatchingEngine
+
+    @register
+    class CountEngine(Engine):
+        type = "count-words"
+        group = "semantic"
+        OPTIONS = {"field": "abstract"}
+        metric = "words"
+
+        @classmethod
+        def prepare(cls, spec, ctx, pool_size):
+            papers = ctx.corpus(spec.dataset, cls.where(spec, ctx)).papers[:5]
+            return Prepared(spec, {"texts": [p.abstract for p in papers]}, {}, len(papers), ctx.data_files(spec))
+
+    try:
+        b = load_benchmark(write_bench(tmp_path, SCITLDR + '[[tasks]]\nname = "c"\ntype = "count-words"\ndataset = "tldr"\n'))
+        assert engine_for("count-words") is CountEngine and b.task("c").group == "semantic"
+        assert prepare(b.source, data_root, "c").pool_size == 5
+        with pytest.raises(ValueError, match="already scored by"):
+            register(type("Other", (Engine,), {"type": "matching"}))
+        assert engine_for("matching") is MatchingEngine
+    finally:
+        _REGISTRY.pop("count-words", None)
+    with pytest.raises(BenchmarkError, match="unknown task type 'count-words'"):
+        engine_for("count-words")
+
+
+def test_dataset_entries_are_corpus_configs(tmp_path):
+    from semcse.config import CorpusConfig
+
+    b = load_benchmark(write_bench(tmp_path, SCITLDR + '[[tasks]]\nname = "t"\ntype = "matching"\ndataset = "tldr"\n'))
+    spec = b.datasets["tldr"]
+    assert isinstance(spec.corpus, CorpusConfig) and spec.path == "scitldr/dev.jsonl"
+    assert spec.corpus.id_field == "paper_id" and spec.corpus.keep_fields == ("target",) and not spec.corpus.allow_hub
+    # CorpusConfig's own checks, named by file and dataset
+    bad = write_bench(tmp_path, SCITLDR.replace('keep_fields = ["target"]', 'limit = "ten"') +
+                      '[[tasks]]\nname = "t"\ntype = "matching"\ndataset = "tldr"\n', "bad.toml")
+    with pytest.raises(BenchmarkError, match=r"bad.toml: dataset 'tldr': CorpusConfig.limit must be"):
+        load_benchmark(bad)
+    typo = write_bench(tmp_path, SCITLDR.replace("id_field", "id_fields") +
+                       '[[tasks]]\nname = "t"\ntype = "matching"\ndataset = "tldr"\n', "typo.toml")
+    with pytest.raises(BenchmarkError, match=r"typo.toml: dataset 'tldr': unknown key\(s\) \['id_fields'\]"):
+        load_benchmark(typo)

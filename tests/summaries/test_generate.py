@@ -9,7 +9,7 @@ import subprocess
 import time
 from collections import Counter
 
-from conftest import SEMCSE, wait_for
+from _support import SEMCSE, wait_for
 from semcse.config import CorpusConfig, SamplingConfig, SummarizeConfig
 from semcse.summaries import SummaryStore, summarize
 from semcse.summaries.generate import in_shard, parse_shard

@@ -10,7 +10,7 @@ import subprocess
 import psutil
 import pytest
 
-from conftest import SEMCSE, wait_for
+from _support import SEMCSE, wait_for
 from semcse.config import SamplingConfig
 from semcse.corpus import load_corpus
 from semcse.summaries import SummaryStore

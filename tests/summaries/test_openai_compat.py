@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from conftest import SEMCSE, free_port, wait_for
+from _support import SEMCSE, free_port, wait_for
 from semcse.config import CorpusConfig, SamplingConfig, SummarizeConfig
 from semcse.summaries import SummaryStore, summarize
 from semcse.summaries.backends.base import BackendError

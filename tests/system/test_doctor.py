@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from conftest import SEMCSE
+from _support import SEMCSE
 from semcse.system.doctor import check_llama_build, check_llama_decode, check_packages, VERDICTS
 
 

@@ -1,4 +1,4 @@
-"""Evaluation: the semantic benchmark, SciRepEval-format tasks and embedding diagnostics for any model.
+"""Evaluation: the semantic benchmark, SciRepEval's tasks and embedding diagnostics for any model.
 
 Python API::
 
@@ -7,14 +7,21 @@ Python API::
 
     report = evaluate(EvaluateConfig(models=("path/to/model", "sentence-transformers/all-MiniLM-L6-v2"), out="eval"))
     report.scores()        # {model: {task: score}}
+    report.scirepeval      # {"models": {model: {"CLF": ..., "RGN": ..., "PRX": ..., "SRCH": ..., "average": ...}}}
 
-Tasks are data (:mod:`semcse.evaluation.tasks`, packaged ``benchmarks/default.toml``); the
-engines that score them are in :mod:`~semcse.evaluation.semantic` and
-:mod:`~semcse.evaluation.scirepeval`; metrics in :mod:`~semcse.evaluation.metrics`,
-diagnostics in :mod:`~semcse.evaluation.diagnostics`, rendering in :mod:`~semcse.evaluation.report`.
+Layout:
+
+- :mod:`~semcse.evaluation.specs`: benchmark files (packaged ``benchmarks/default.toml``) as
+  :class:`Benchmark` / :class:`TaskSpec`; :mod:`~semcse.evaluation.data`: the data they read;
+  :mod:`~semcse.evaluation.views`: texts of a paper;
+- :mod:`~semcse.evaluation.engines`: one engine per task type, in a registry the specs look up;
+- :mod:`~semcse.evaluation.scirepeval`: SciRepEval's protocol and data layout;
+- :mod:`~semcse.evaluation.metrics`, :mod:`~semcse.evaluation.diagnostics`: plain metric functions;
+- :mod:`~semcse.evaluation.run`: :func:`evaluate`; :mod:`~semcse.evaluation.report`: rendering.
 """
 
+from semcse.evaluation.errors import BenchmarkError
 from semcse.evaluation.run import EvaluationReport, TaskResult, evaluate
-from semcse.evaluation.tasks import Benchmark, BenchmarkError, TaskSpec, load_benchmark
+from semcse.evaluation.specs import Benchmark, TaskSpec, load_benchmark
 
 __all__ = ["evaluate", "EvaluationReport", "TaskResult", "load_benchmark", "Benchmark", "TaskSpec", "BenchmarkError"]

@@ -3,7 +3,8 @@
 Every function takes plain arrays (``numpy`` or ``torch``) and a distance object from
 :mod:`semcse.similarity` where geometry matters, and returns plain floats / dicts, so each can be
 tested against hand-built embeddings. scikit-learn is used wherever it has the metric
-(V-measure, k-means, average precision, nDCG, the linear probes).
+(V-measure, k-means, average precision, nDCG). SciRepEval's own protocol (probes, trec_eval
+measures) is in :mod:`semcse.evaluation.scirepeval.protocol`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from semcse.similarity import partner_ranks
 
 __all__ = [
     "partner_ranks", "rank_metrics", "knn_label_agreement", "kmeans_v_measure", "triplet_accuracy",
-    "mean_average_precision", "mean_ndcg_at_k", "linear_probe_classification", "linear_probe_regression",
+    "mean_average_precision", "mean_ndcg_at_k",
 ]
 
 
@@ -157,74 +158,3 @@ def mean_ndcg_at_k(scores: Sequence[np.ndarray], relevance: Sequence[np.ndarray]
         y_score[i, : len(s)] = s
         y_score[i, len(s):] = (s.min() if len(s) else 0.0) - 1.0
     return {f"ndcg_at_{k}": float(ndcg_score(y_true, y_score, k=k)), "queries": len(groups), "skipped_queries": skipped}
-
-
-DEFAULT_CS = tuple(float(c) for c in np.logspace(-2, 2, 5))
-
-
-def linear_probe_classification(x_train: np.ndarray, y_train: Sequence[Any], x_test: np.ndarray, y_test: Sequence[Any],
-                                multi_label: bool = False, cv: int = 3, Cs: Sequence[float] = DEFAULT_CS,
-                                seed: int = 42) -> dict[str, float]:
-    """SciRepEval's linear probe: LinearSVC with a ``cv``-fold grid search over C; macro-F1 on the test set.
-
-    Single-label: ``y`` are labels. Multi-label: ``y`` are lists of labels; one binary probe per
-    label (one-vs-rest), each with its own grid search; a label with fewer than ``cv`` positives
-    (or negatives) in training is fit with C = 1, a label never seen in training predicts "absent".
-    Returns ``f1_macro``, ``f1_micro`` and ``accuracy`` (subset accuracy for multi-label).
-    """
-    import warnings
-
-    from sklearn.metrics import accuracy_score, f1_score
-    from sklearn.model_selection import GridSearchCV, StratifiedKFold
-    from sklearn.preprocessing import MultiLabelBinarizer
-    from sklearn.svm import LinearSVC
-
-    grid = {"C": list(Cs)}
-
-    def fit_predict(y_tr: np.ndarray) -> np.ndarray:
-        counts = np.unique(y_tr, return_counts=True)[1]
-        if len(counts) < 2:
-            return np.full(len(x_test), y_tr[0])
-        svc = LinearSVC(random_state=seed, max_iter=10000)
-        if counts.min() >= cv:
-            svc = GridSearchCV(svc, grid, cv=StratifiedKFold(cv, shuffle=True, random_state=seed), scoring="f1_macro")
-        elif len(counts) == 2:
-            svc.set_params(C=1.0)
-        else:  # multi-class with rare classes: StratifiedKFold warns but works
-            svc = GridSearchCV(svc, grid, cv=StratifiedKFold(cv, shuffle=True, random_state=seed), scoring="f1_macro")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            svc.fit(x_train, y_tr)
-        return svc.predict(x_test)
-
-    if multi_label:
-        mlb = MultiLabelBinarizer()
-        mlb.fit(list(y_train) + list(y_test))
-        yt, ye = mlb.transform(y_train), mlb.transform(y_test)
-        pred = np.stack([fit_predict(yt[:, j]) for j in range(yt.shape[1])], axis=1)
-        return {"f1_macro": float(f1_score(ye, pred, average="macro", zero_division=0)),
-                "f1_micro": float(f1_score(ye, pred, average="micro", zero_division=0)),
-                "accuracy": float(accuracy_score(ye, pred)), "labels": int(yt.shape[1])}
-    y_tr, y_te = np.asarray(y_train), np.asarray(y_test)
-    pred = fit_predict(y_tr)
-    return {"f1_macro": float(f1_score(y_te, pred, average="macro", zero_division=0)),
-            "f1_micro": float(f1_score(y_te, pred, average="micro", zero_division=0)),
-            "accuracy": float(accuracy_score(y_te, pred)), "labels": int(len(set(y_tr) | set(y_te)))}
-
-
-def linear_probe_regression(x_train: np.ndarray, y_train: Sequence[float], x_test: np.ndarray, y_test: Sequence[float],
-                            cv: int = 3, Cs: Sequence[float] = tuple(np.logspace(-4, 2, 7)), seed: int = 42) -> dict[str, float]:
-    """SciRepEval's regression probe: LinearSVR with a grid over C; Kendall tau (and Pearson r) on the test set."""
-    import warnings
-
-    from scipy.stats import kendalltau, pearsonr
-    from sklearn.model_selection import GridSearchCV, KFold
-    from sklearn.svm import LinearSVR
-
-    svr = GridSearchCV(LinearSVR(random_state=seed, max_iter=10000), {"C": list(Cs)},
-                       cv=KFold(cv, shuffle=True, random_state=seed))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        svr.fit(x_train, np.asarray(y_train, dtype=float))
-    pred = svr.predict(x_test)
-    return {"kendall_tau": float(kendalltau(y_test, pred).statistic), "pearson_r": float(pearsonr(y_test, pred).statistic)}

@@ -11,14 +11,17 @@ from typing import Any, Sequence
 import numpy as np
 
 METRIC_LABELS = {
-    "mean_rank": "mean rank", "knn_agreement": "kNN@10 agreement", "f1_macro": "macro-F1",
-    "triplet_accuracy": "triplet acc.", "map": "MAP", "ndcg_at_10": "nDCG@10", "kendall_tau": "Kendall tau",
+    "mean_rank": "mean rank", "knn_agreement": "kNN@10 agreement", "f1_macro": "macro-F1 x100", "f1": "F1 x100",
+    "triplet_accuracy": "triplet acc.", "map": "MAP x100", "ndcg": "nDCG x100", "ndcg_at_10": "nDCG@10",
+    "kendall_tau": "Kendall tau", "kendalltau": "Kendall tau x100",
 }
 SECONDARY = {
     "matching": ("mrr", "recall_at_1", "median_rank", "random_mean_rank"),
     "clustering": ("v_measure", "knn_agreement_random"),
-    "classification": ("f1_micro", "accuracy"),
-    "search": ("map",),
+    "classification": ("f1_macro", "f1_micro", "accuracy", "C"),
+    "regression": ("kendalltau", "pearsonr", "C"),
+    "proximity": ("map", "ndcg"),
+    "search": ("ndcg", "map"),
 }
 DIAG_COLUMNS = (("alignment", "alignment"), ("uniformity", "uniformity"), ("mean_cosine", "mean cos"),
                 ("pc1_variance_share", "PC1 var"), ("top10_pc_variance_share", "top-10 PC var"),
@@ -87,6 +90,7 @@ def markdown(report) -> str:
             cells.append(f"**{s}**" if t in best and r.score == best[t] else s)
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
+    lines += scirepeval_section(report)
 
     lines += ["## Details", "", "| task | model | pool | seed | metrics |", "|---|---|---:|---:|---|"]
     for t in shown_tasks:
@@ -139,6 +143,32 @@ def markdown(report) -> str:
     if tm:
         lines += ["## Timing", "", ", ".join(f"{k} {v}" for k, v in tm.items()), ""]
     return "\n".join(lines)
+
+
+def scirepeval_section(report) -> list[str]:
+    """Markdown lines of the SciRepEval table: per model its tasks, the four format means and the average."""
+    summary = getattr(report, "scirepeval", None) or {}
+    if not summary.get("models"):
+        return []
+    formats = summary["formats"]
+    tasks = [t["task"] for t in report.tasks if t.get("format")]
+    by = {(r.model, r.task): r for r in report.results}
+    lines = ["## SciRepEval", "",
+             "SciRepEval's protocol (allenai/scirepeval evaluation/evaluator.py): linear probes without intercept, C by "
+             "3 unshuffled folds (classification: macro-F1; regression: Kendall tau), proximity and search by negative "
+             "Euclidean distance with trec_eval's MAP / nDCG over each query's full candidate list; every score x 100. "
+             "Format columns are the mean of their tasks; Avg. is the mean of all tasks shown.", ""]
+    header = ["model"] + [f"{t} ({next((r.metric for r in report.results if r.task == t), '')})" for t in tasks]
+    header += [f for f in formats] + ["Avg."]
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|")
+    for model, row in summary["models"].items():
+        cells = [model] + [f"{by[(model, t)].score:.2f}" if (model, t) in by else "-" for t in tasks]
+        cells += ["-" if row.get(f) is None else f"{row[f]:.2f}" for f in formats]
+        cells.append(f"{row['average']:.2f} ({row['tasks']} tasks)")
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    return lines
 
 
 def write_report(report, out: str | Path) -> dict[str, str]:

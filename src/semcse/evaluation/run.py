@@ -1,9 +1,10 @@
 """The evaluation stage: :func:`evaluate` scores models on a benchmark and writes the report.
 
 Flow: parse the benchmark file and apply the config's overrides; prepare every task once (read
-data, sample pools by seed: identical for all models); then per model: load it, encode each
-task's text lists (cached on disk per (model, text list)), score, compute diagnostics; finally
-write ``results.json``, ``results.md`` and the 2-D maps (``map_<task>.png``, one panel per model).
+data, sample pools by seed: identical for all models); then per model (:func:`score_model`): load
+it, encode each task's text lists (cached on disk per (model, text list)) and score them
+(:func:`score_task`), compute diagnostics; finally summarise SciRepEval's formats and write
+``results.json``, ``results.md`` and the 2-D maps (``map_<task>.png``, one panel per model).
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from typing import Any
 import numpy as np
 
 from semcse.config import ConfigError, EvaluateConfig
-from semcse.evaluation.semantic import PER_QUERY
-from semcse.evaluation.tasks import (
-    Benchmark, BenchmarkError, DataContext, Prepared, TaskSkipped, engine_for, load_benchmark,
-)
+from semcse.evaluation.data import DataContext
+from semcse.evaluation.engines import engine_for
+from semcse.evaluation.engines.base import PER_QUERY, Prepared
+from semcse.evaluation.errors import BenchmarkError, TaskSkipped
+from semcse.evaluation.specs import Benchmark, load_benchmark
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,7 @@ class TaskResult:
     seed: int
     data: list[dict[str, str]]
     info: dict[str, Any] = field(default_factory=dict)
+    format: str = ""  # SciRepEval's task format (CLF, RGN, PRX, SRCH); "" for other tasks
     encode_seconds: float = 0.0
     score_seconds: float = 0.0
     per_query: np.ndarray | None = field(default=None, repr=False)  # the metric per query (not written)
@@ -66,6 +69,7 @@ class EvaluationReport:
     skipped: list[dict[str, str]] = field(default_factory=list)
     diagnostics: dict[str, dict[str, Any]] = field(default_factory=dict)
     mteb: list[dict[str, Any]] = field(default_factory=list)
+    scirepeval: dict[str, Any] = field(default_factory=dict)  # per model: CLF / RGN / PRX / SRCH means and the average
     plots: list[str] = field(default_factory=list)
     timing: dict[str, float] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
@@ -132,7 +136,7 @@ def prepare_tasks(bench: Benchmark, ctx: DataContext, config: EvaluateConfig,
             report.skipped.append({"task": spec.name, "reason": str(exc)})
             continue
         prepared.append(p)
-        report.tasks.append({"task": spec.name, "type": spec.type, "group": engine.group,
+        report.tasks.append({"task": spec.name, "type": spec.type, "group": engine.group, "format": engine.format,
                              "description": spec.description, "pool_size": p.pool_size, "seed": spec.seed,
                              "data": [f.to_dict() for f in p.files], "texts": {k: len(v) for k, v in p.texts.items()},
                              "info": p.info, "options": {k: v for k, v in spec.options.items() if v not in ("", None)}})
@@ -154,17 +158,7 @@ def _texts_of(emb: dict[str, np.ndarray]) -> np.ndarray:
     return next(iter(emb.values()))
 
 
-def evaluate(config: EvaluateConfig) -> EvaluationReport:
-    """Score every model of ``config`` on the configured benchmark and write the report to ``config.out``.
-
-    Returns the :class:`EvaluationReport`. Raises :class:`BenchmarkError` for bad benchmark files
-    or data, :class:`semcse.encode.EncoderError` for models that cannot be loaded and
-    :class:`ConfigError` for bad options.
-    """
-    from semcse.encode import load_encoder_spec
-    from semcse.evaluation import report as render
-
-    t_start = time.perf_counter()
+def _check(config: EvaluateConfig) -> None:
     if not config.models:
         raise ConfigError("evaluate: give at least one model (--model PATH_OR_ID)")
     if not config.out:
@@ -173,104 +167,148 @@ def evaluate(config: EvaluateConfig) -> EvaluationReport:
         raise ConfigError(f"evaluate: batch_size must be positive, got {config.batch_size}")
     if config.pool_size is not None and config.pool_size < 2:
         raise ConfigError(f"evaluate: pool_size must be at least 2, got {config.pool_size}")
+
+
+@dataclass
+class Session:
+    """What one :func:`evaluate` call carries from model to model: the prepared tasks and the report."""
+
+    config: EvaluateConfig
+    out: Path
+    cache_dir: Path | None
+    prepared: list[Prepared]
+    diagnostics: dict[str, Any]
+    report: EvaluationReport
+    timing: dict[str, float] = field(default_factory=lambda: dict.fromkeys(
+        ("model_load_seconds", "encode_seconds", "score_seconds", "diagnostics_seconds", "mteb_seconds"), 0.0))
+    maps: dict[str, list[tuple[str, np.ndarray, list[str]]]] = field(default_factory=dict)
+
+    @property
+    def by_name(self) -> dict[str, Prepared]:
+        return {p.spec.name: p for p in self.prepared}
+
+
+def evaluate(config: EvaluateConfig) -> EvaluationReport:
+    """Score every model of ``config`` on the configured benchmark and write the report to ``config.out``.
+
+    Returns the :class:`EvaluationReport`. Raises :class:`BenchmarkError` for bad benchmark files
+    or data, :class:`semcse.encode.EncoderError` for models that cannot be loaded and
+    :class:`ConfigError` for bad options.
+    """
+    t_start = time.perf_counter()
+    _check(config)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    cache_dir = None if not config.cache else Path(config.cache_dir) if config.cache_dir else out / "cache"
-
-    bench = configure_benchmark(load_benchmark(config.benchmark), config)
+    bench = configure_benchmark(load_benchmark(config.benchmark, data_root=config.data_root), config)
     ctx = DataContext(bench, config.data_root)
-    report = EvaluationReport(
-        benchmark={"name": bench.name, "file": bench.source, "description": bench.description},
-        data_root=str(ctx.data_root), config=config.to_dict(),
-        environment=_environment(),
-    )
+    report = EvaluationReport(benchmark={"name": bench.name, "file": bench.source, "description": bench.description},
+                              data_root=str(ctx.data_root), config=config.to_dict(), environment=_environment())
     t0 = time.perf_counter()
     prepared = prepare_tasks(bench, ctx, config, report)
-    report.timing["prepare_seconds"] = time.perf_counter() - t0
+    report.timing["prepare_seconds"] = round(time.perf_counter() - t0, 3)
     if not prepared and not config.mteb:
         raise BenchmarkError(f"{bench.source}: no task to run (all skipped: {[s['task'] for s in report.skipped]})")
+    cache_dir = (Path(config.cache_dir) if config.cache_dir else out / "cache") if config.cache else None
+    session = Session(config, out, cache_dir, prepared, {"texts": None, "pairs": None, "enabled": True, **bench.diagnostics},
+                      report)
+    for model_spec in config.models:
+        score_model(session, model_spec)
+    _finish(session, t_start)
+    return report
 
-    diag_cfg = {"texts": None, "pairs": None, "enabled": True, **bench.diagnostics}
-    by_name = {p.spec.name: p for p in prepared}
-    maps: dict[str, list[tuple[str, np.ndarray, list[str]]]] = {}
-    timing = {"model_load_seconds": 0.0, "encode_seconds": 0.0, "score_seconds": 0.0, "diagnostics_seconds": 0.0,
-              "mteb_seconds": 0.0}
-    seen_names: set[str] = set()
-    for spec in config.models:
-        t0 = time.perf_counter()
-        encoder = load_encoder_spec(spec, pooling=config.pooling, similarity=config.similarity,
-                                    max_seq_length=config.max_seq_length, device=config.device,
-                                    trust_remote_code=config.trust_remote_code)
-        timing["model_load_seconds"] += time.perf_counter() - t0
-        base, k = encoder.name, 2
-        while encoder.name in seen_names:  # two models with the same folder name
-            encoder.name, k = f"{base}#{k}", k + 1
-        seen_names.add(encoder.name)
-        report.models.append({"spec": spec, **encoder.describe()})
-        log.info("model %s: %s similarity, pooling %s, max length %s", encoder.name, encoder.similarity_fn_name,
-                 encoder.pooling, encoder.max_seq_length)
-        distance = encoder.distance
-        kept: dict[str, dict[str, np.ndarray]] = {}
-        for p in prepared:
-            engine = engine_for(p.spec.type)
-            t0 = time.perf_counter()
-            emb = {role: encoder.encode(texts, batch_size=config.batch_size, cache_dir=cache_dir, progress=config.progress,
-                                        description=f"{encoder.name} | {p.spec.name}: {role}")
-                   for role, texts in p.texts.items()}
-            t_enc = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            metrics = engine.score(p, emb, distance)
-            per_query = metrics.pop(PER_QUERY, None)
-            t_score = time.perf_counter() - t0
-            timing["encode_seconds"] += t_enc
-            timing["score_seconds"] += t_score
-            metric = p.data.get("metric", engine.metric)
-            res = TaskResult(task=p.spec.name, type=p.spec.type, group=engine.group, model=encoder.name,
-                             similarity=encoder.similarity_fn_name, metric=metric, score=float(metrics[metric]),
-                             higher_is_better=engine.higher_is_better, metrics=metrics, pool_size=p.pool_size,
-                             seed=p.spec.seed, data=[f.to_dict() for f in p.files], info=p.info,
-                             encode_seconds=round(t_enc, 3), score_seconds=round(t_score, 3),
-                             per_query=None if per_query is None or metric not in ("mean_rank", "knn_agreement")
-                             else np.asarray(per_query, dtype=np.float64))
-            report.results.append(res)
-            log.info("%s | %s: %s = %.4g (pool %d, seed %d)", encoder.name, p.spec.name, metric, res.score, p.pool_size,
-                     p.spec.seed)
-            if p.spec.name in (diag_cfg["texts"], diag_cfg["pairs"]) or (
-                    p.spec.type == "clustering" and p.spec.options.get("map") and config.plots):
-                kept[p.spec.name] = emb
-        if config.diagnostics and diag_cfg.get("enabled", True):
-            t0 = time.perf_counter()
-            report.diagnostics[encoder.name] = _diagnostics(diag_cfg, by_name, kept, prepared, encoder, config)
-            timing["diagnostics_seconds"] += time.perf_counter() - t0
-        if config.plots:
-            for p in prepared:
-                if p.spec.type == "clustering" and p.spec.options.get("map") and p.spec.name in kept:
-                    names = p.data.get("label_names") or {}
-                    maps.setdefault(p.spec.name, []).append(
-                        (encoder.name, kept[p.spec.name]["texts"], [names.get(l, l) for l in p.data["labels"]]))
-        if config.mteb:
-            t0 = time.perf_counter()
-            report.mteb += run_mteb(encoder, config.mteb, out / "mteb")
-            timing["mteb_seconds"] += time.perf_counter() - t0
-        del encoder
-        gc.collect()
 
+def score_model(session: Session, model_spec: str) -> None:
+    """Load one model, score it on every prepared task (plus diagnostics, maps and MTEB) into the report."""
+    from semcse.encode import load_encoder_spec
+
+    config, report, timing = session.config, session.report, session.timing
     t0 = time.perf_counter()
-    if config.plots:
-        for task, panels in maps.items():
-            path = out / f"map_{task}.png"
-            render.plot_map(panels, path, title=f"{task}: {config.projection} of the pool, coloured by label",
-                            method=config.projection, seed=by_name[task].spec.seed)
-            report.plots.append(path.name)
+    encoder = load_encoder_spec(model_spec, pooling=config.pooling, similarity=config.similarity,
+                                max_seq_length=config.max_seq_length, device=config.device,
+                                trust_remote_code=config.trust_remote_code)
+    timing["model_load_seconds"] += time.perf_counter() - t0
+    base, k, taken = encoder.name, 2, {m["name"] for m in report.models}
+    while encoder.name in taken:  # two models with the same folder name
+        encoder.name, k = f"{base}#{k}", k + 1
+    report.models.append({"spec": model_spec, **encoder.describe()})
+    log.info("model %s: %s similarity, pooling %s, max length %s", encoder.name, encoder.similarity_fn_name,
+             encoder.pooling, encoder.max_seq_length)
+    kept: dict[str, dict[str, np.ndarray]] = {}
+    for p in session.prepared:
+        result, emb = score_task(encoder, p, config, session.cache_dir, timing)
+        report.results.append(result)
+        if p.spec.name in (session.diagnostics["texts"], session.diagnostics["pairs"]) or _maps_task(p, config):
+            kept[p.spec.name] = emb
+    if config.diagnostics and session.diagnostics.get("enabled", True):
+        t0 = time.perf_counter()
+        report.diagnostics[encoder.name] = _diagnostics(session.diagnostics, session.by_name, kept, session.prepared,
+                                                        encoder, config)
+        timing["diagnostics_seconds"] += time.perf_counter() - t0
+    for p in session.prepared:
+        if _maps_task(p, config) and p.spec.name in kept:
+            names = p.data.get("label_names") or {}
+            session.maps.setdefault(p.spec.name, []).append(
+                (encoder.name, kept[p.spec.name]["texts"], [names.get(l, l) for l in p.data["labels"]]))
+    if config.mteb:
+        t0 = time.perf_counter()
+        report.mteb += run_mteb(encoder, config.mteb, session.out / "mteb")
+        timing["mteb_seconds"] += time.perf_counter() - t0
+    del encoder
+    gc.collect()
+
+
+def score_task(encoder, p: Prepared, config: EvaluateConfig, cache_dir: Path | None,
+               timing: dict[str, float]) -> tuple[TaskResult, dict[str, np.ndarray]]:
+    """Encode one prepared task's texts with ``encoder`` and score them: its result and its embeddings."""
+    engine = engine_for(p.spec.type)
+    t0 = time.perf_counter()
+    emb = {role: encoder.encode(texts, batch_size=config.batch_size, cache_dir=cache_dir, progress=config.progress,
+                                description=f"{encoder.name} | {p.spec.name}: {role}")
+           for role, texts in p.texts.items()}
+    t_enc = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    metrics = engine.score(p, emb, encoder.distance)
+    per_query = metrics.pop(PER_QUERY, None)
+    t_score = time.perf_counter() - t0
+    timing["encode_seconds"] += t_enc
+    timing["score_seconds"] += t_score
+    metric = p.data.get("metric", engine.metric)
+    result = TaskResult(task=p.spec.name, type=p.spec.type, group=engine.group, model=encoder.name,
+                        similarity=encoder.similarity_fn_name, metric=metric, score=float(metrics[metric]),
+                        higher_is_better=p.data.get("higher_is_better", engine.higher_is_better), metrics=metrics,
+                        pool_size=p.pool_size, seed=p.spec.seed, data=[f.to_dict() for f in p.files], info=p.info, format=engine.format,
+                        encode_seconds=round(t_enc, 3), score_seconds=round(t_score, 3),
+                        per_query=None if per_query is None or metric not in ("mean_rank", "knn_agreement")
+                        else np.asarray(per_query, dtype=np.float64))
+    log.info("%s | %s: %s = %.4g (pool %d, seed %d)", encoder.name, p.spec.name, metric, result.score, p.pool_size,
+             p.spec.seed)
+    return result, emb
+
+
+def _maps_task(p: Prepared, config: EvaluateConfig) -> bool:
+    return bool(config.plots and p.spec.type == "clustering" and p.spec.options.get("map"))
+
+
+def _finish(session: Session, t_start: float) -> None:
+    """Maps, the SciRepEval summary, timing and the written report."""
+    from semcse.evaluation import report as render
+    from semcse.evaluation.scirepeval.protocol import summarise
+
+    report, config, timing = session.report, session.config, session.timing
+    t0 = time.perf_counter()
+    for task, panels in session.maps.items():
+        path = session.out / f"map_{task}.png"
+        render.plot_map(panels, path, title=f"{task}: {config.projection} of the pool, coloured by label",
+                        method=config.projection, seed=session.by_name[task].spec.seed)
+        report.plots.append(path.name)
     timing["plot_seconds"] = time.perf_counter() - t0
+    report.scirepeval = summarise(report.results)
     report.timing.update({k: round(v, 3) for k, v in timing.items()})
-    report.timing["prepare_seconds"] = round(report.timing["prepare_seconds"], 3)
     report.timing["total_seconds"] = round(time.perf_counter() - t_start, 3)
     tot = report.timing["total_seconds"]
     report.timing["outside_encoding_share"] = round(1 - timing["encode_seconds"] / tot, 4) if tot else 0.0
-    report.files = render.write_report(report, out)
+    report.files = render.write_report(report, session.out)
     log.info("wrote %s", ", ".join(report.files.values()))
-    return report
 
 
 def _diagnostics(cfg: dict[str, Any], by_name: dict[str, Prepared], kept: dict[str, dict[str, np.ndarray]],

@@ -22,6 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from sentence_transformers.base.evaluation import SentenceEvaluator
+from semcse.sentences import split_halves
 from semcse.similarity import partner_ranks
 from semcse.training.examples import TrainingPaper
 from semcse.training.selection import ParetoSelector, Verdict
@@ -37,8 +38,8 @@ def validation_pairs(papers: Sequence[TrainingPaper]) -> dict[str, tuple[list[st
         "summary-abstract": ([p.summaries[0] for p in papers if p.summaries], [p.abstract for p in papers if p.summaries]),
         "title-abstract": ([p.title for p in papers if p.title], [p.abstract for p in papers if p.title]),
     }
-    halves = [(p.sentences[: len(p.sentences) // 2], p.sentences[len(p.sentences) // 2:]) for p in papers if len(p.sentences) >= 2]
-    tasks["abstract-halves"] = ([" ".join(a) for a, _ in halves], [" ".join(b) for _, b in halves])
+    halves = [h for h in map(split_halves, (p.sentences for p in papers)) if h]
+    tasks["abstract-halves"] = ([a for a, _ in halves], [b for _, b in halves])
     return {name: pair for name, pair in tasks.items() if len(pair[0]) >= 2}
 
 
