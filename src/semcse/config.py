@@ -273,10 +273,12 @@ class EvaluateConfig(_Config):
     seed: int | None = None  # overrides every task's seed
     similarity: Literal["cosine", "euclidean"] | None = None  # overrides each model's own similarity
     pooling: str | None = None  # cls | mean | ...: for plain Hugging Face encoders (or to override an ST model's)
-    max_seq_length: int | None = None
+    max_seq_length: int | None = None  # default: a known model's, else 512 (or the model's maximum if smaller)
     batch_size: int = 32
     device: str | None = None  # default: cuda / mps when available, else cpu
     trust_remote_code: bool = False
+    perf_reference: Literal["tfidf", "paper", "none"] = "tfidf"  # ref of the paper table's Perf.
+    paper_table: bool = False  # add the SemCSE paper's own rows to the paper table
     cache_dir: str | None = None  # embedding cache; default: <out>/cache
     cache: bool = True
     queries: str | None = None  # a `semcse summarize --task queries` run for tasks with query = "generated"

@@ -319,7 +319,7 @@ def parse_model_spec(spec: str) -> tuple[str, dict[str, str]]:
 
 def load_encoder(name_or_path: str, pooling: str | None = None, similarity: str | None = None, *,
                  name: str | None = None, max_seq_length: int | None = None, device: str | None = None,
-                 trust_remote_code: bool = False) -> Encoder:
+                 trust_remote_code: bool = False, default_max_seq_length: int | None = None) -> Encoder:
     """Load a model as an :class:`Encoder`.
 
     - ``pooling`` (``cls``, ``mean``, ...): build ``Transformer + Pooling`` from the model's weights,
@@ -329,8 +329,8 @@ def load_encoder(name_or_path: str, pooling: str | None = None, similarity: str 
       one-line notice says so).
     - ``similarity`` (``cosine`` / ``euclidean``): overrides the similarity of the known-models table
       or the one saved with the model (default ``cosine`` when none is saved).
-    - ``max_seq_length``: default the known model's, else the model's own; capped at what the model
-      can take.
+    - ``max_seq_length``: default the known model's, else ``default_max_seq_length`` (evaluation: 512),
+      else the model's own; capped at what the model can take.
     - ``trust_remote_code`` is passed on only when set.
     Raises :class:`EncoderError` with the model name when loading fails.
     """
@@ -389,6 +389,8 @@ def load_encoder(name_or_path: str, pooling: str | None = None, similarity: str 
     except Exception as exc:  # noqa: BLE001 - anything transformers / hub raises
         raise EncoderError(f"could not load model {name_or_path!r}: {type(exc).__name__}: {exc}") from exc
     limit = _length_limit(model)
+    if max_seq_length is None and default_max_seq_length is not None:
+        max_seq_length = min(default_max_seq_length, limit) if limit else default_max_seq_length
     if max_seq_length is not None:
         if limit is not None and int(max_seq_length) > limit:
             log.info("%s: max length %d is more than the model takes; using %d", name_or_path, int(max_seq_length), limit)
@@ -422,10 +424,10 @@ def load_encoder(name_or_path: str, pooling: str | None = None, similarity: str 
 
 def load_encoder_spec(spec: str, *, pooling: str | None = None, similarity: str | None = None,
                       max_seq_length: int | None = None, device: str | None = None,
-                      trust_remote_code: bool = False) -> Encoder:
+                      trust_remote_code: bool = False, default_max_seq_length: int | None = None) -> Encoder:
     """:func:`load_encoder` from a CLI spec ``PATH::name=X,pooling=cls,similarity=euclidean``; spec options win."""
     path, opts = parse_model_spec(spec)
     msl = opts.get("max_seq_length")
     return load_encoder(path, pooling=opts.get("pooling", pooling), similarity=opts.get("similarity", similarity),
                         name=opts.get("name"), max_seq_length=int(msl) if msl else max_seq_length, device=device,
-                        trust_remote_code=trust_remote_code)
+                        trust_remote_code=trust_remote_code, default_max_seq_length=default_max_seq_length)

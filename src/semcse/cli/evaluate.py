@@ -28,10 +28,16 @@ def evaluate_cmd(
     seed: Optional[int] = typer.Option(None, help="Seed for every task's pool / split (overrides the file)."),
     similarity: Optional[str] = typer.Option(None, help="cosine | euclidean for every model (default: each model's own)."),
     pooling: Optional[str] = typer.Option(None, help="cls | mean | ...: pooling for plain Hugging Face encoders."),
-    max_seq_length: Optional[int] = typer.Option(None, help="Truncate inputs to this many tokens (default: the model's)."),
+    max_seq_length: Optional[int] = typer.Option(None, help="Truncate inputs to this many tokens (default: a known model's, "
+                                                 "else 512 or the model's maximum if smaller)."),
     batch_size: int = typer.Option(32, help="Encoding batch size."),
     device: Optional[str] = typer.Option(None, help="cpu, cuda, cuda:1, mps (default: cuda/mps when available, else cpu)."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow a hub model's own code (only for models you trust)."),
+    perf_reference: str = typer.Option(EvaluateConfig.perf_reference, help="Reference of the paper table's Perf.: tfidf "
+                                       "(a TF-IDF system scored here on the same pools) | paper (the paper's anchors, fitted "
+                                       "by us on its pools) | none."),
+    paper_table: bool = typer.Option(False, "--paper-table", help="Add the SemCSE paper's own rows (their pools, for "
+                                     "orientation) to the paper table."),
     cache_dir: Optional[Path] = typer.Option(None, help="Embedding cache directory (default: OUT/cache)."),
     cache: bool = typer.Option(True, "--cache/--no-cache", help="Cache embeddings per (model, text set) on disk."),
     queries: Optional[Path] = typer.Option(None, help="A `semcse summarize --task queries` run directory for the "
@@ -61,6 +67,8 @@ def evaluate_cmd(
             "max_seq_length": max_seq_length or base.max_seq_length,
             "batch_size": batch_size if batch_size != 32 else base.batch_size, "device": device or base.device,
             "trust_remote_code": trust_remote_code or base.trust_remote_code,
+            "perf_reference": perf_reference if perf_reference != EvaluateConfig.perf_reference else base.perf_reference,
+            "paper_table": paper_table or base.paper_table,
             "cache_dir": str(cache_dir) if cache_dir else base.cache_dir, "cache": cache and base.cache,
             "queries": str(queries) if queries else base.queries, "diagnostics": diagnostics and base.diagnostics,
             "plots": plots and base.plots, "projection": projection if projection != "tsne" else base.projection,
@@ -68,6 +76,8 @@ def evaluate_cmd(
         }
         if given["similarity"] not in (None, "cosine", "euclidean"):
             _fail(f"--similarity must be cosine or euclidean, got {given['similarity']!r}")
+        if given["perf_reference"] not in ("tfidf", "paper", "none"):
+            _fail(f"--perf-reference must be tfidf, paper or none, got {given['perf_reference']!r}")
         if given["projection"] not in ("tsne", "umap"):
             _fail(f"--projection must be tsne or umap, got {given['projection']!r}")
         cfg = base.replace(**given)
@@ -76,7 +86,10 @@ def evaluate_cmd(
         _fail(str(exc))
         return
     md = Path(report.files["markdown"]).read_text(encoding="utf-8")
-    table = md.split("\n## ")[0].split("\n\n", 2)[-1]
-    typer.echo(table.strip())
+    sections = md.split("\n## ")
+    typer.echo(sections[0].split("\n\n", 2)[-1].strip())
+    for section in sections[1:]:  # the paper table and the SciRepEval table too
+        if section.startswith(("Paper table", "SciRepEval")):
+            typer.echo("\n## " + section.strip())
     typer.echo(f"\nwrote {report.files['json']}, {report.files['markdown']}"
                + (f" and {len(report.plots)} map(s)" if report.plots else ""))

@@ -90,6 +90,7 @@ def markdown(report) -> str:
             cells.append(f"**{s}**" if t in best and r.score == best[t] else s)
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
+    lines += paper_table_section(report)
     lines += scirepeval_section(report)
 
     lines += ["## Details", "", "| task | model | pool | seed | metrics |", "|---|---|---:|---:|---|"]
@@ -143,6 +144,19 @@ def markdown(report) -> str:
     if tm:
         lines += ["## Timing", "", ", ".join(f"{k} {v}" for k, v in tm.items()), ""]
     return "\n".join(lines)
+
+
+def paper_table_section(report) -> list[str]:
+    """Markdown lines of the SemCSE paper's table (Title, Segments, Query, Clustering, Perf.)."""
+    from semcse.evaluation import paper_table
+
+    table = getattr(report, "paper_table", None) or {}
+    if not table.get("rows"):
+        return []
+    return ["## Paper table (SemCSE layout)", "",
+            "The SemCSE paper's semantic benchmark on our pools: mean rank of the partner (lower is better) and kNN "
+            "label agreement (higher is better); Perf. = the mean over columns of how far a model goes from the "
+            "reference towards the best model shown (clipped to [0, 1]).", ""] + paper_table.markdown(table) + [""]
 
 
 def scirepeval_section(report) -> list[str]:

@@ -30,6 +30,8 @@ from semcse.evaluation.specs import Benchmark, load_benchmark
 
 log = logging.getLogger(__name__)
 
+EVALUATION_MAX_LENGTH = 512  # tokens, unless the user or the known-models table says otherwise (as SciRepEval)
+
 
 @dataclass
 class TaskResult:
@@ -70,6 +72,7 @@ class EvaluationReport:
     diagnostics: dict[str, dict[str, Any]] = field(default_factory=dict)
     mteb: list[dict[str, Any]] = field(default_factory=list)
     scirepeval: dict[str, Any] = field(default_factory=dict)  # per model: CLF / RGN / PRX / SRCH means and the average
+    paper_table: dict[str, Any] = field(default_factory=dict)  # the SemCSE paper's layout with Perf. (paper_table.build)
     plots: list[str] = field(default_factory=list)
     timing: dict[str, float] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
@@ -225,7 +228,7 @@ def score_model(session: Session, model_spec: str) -> None:
     t0 = time.perf_counter()
     encoder = load_encoder_spec(model_spec, pooling=config.pooling, similarity=config.similarity,
                                 max_seq_length=config.max_seq_length, device=config.device,
-                                trust_remote_code=config.trust_remote_code)
+                                trust_remote_code=config.trust_remote_code, default_max_seq_length=EVALUATION_MAX_LENGTH)
     timing["model_load_seconds"] += time.perf_counter() - t0
     base, k, taken = encoder.name, 2, {m["name"] for m in report.models}
     while encoder.name in taken:  # two models with the same folder name
@@ -303,12 +306,38 @@ def _finish(session: Session, t_start: float) -> None:
         report.plots.append(path.name)
     timing["plot_seconds"] = time.perf_counter() - t0
     report.scirepeval = summarise(report.results)
+    t0 = time.perf_counter()
+    report.paper_table = paper_table_of(session)
+    timing["reference_seconds"] = time.perf_counter() - t0
     report.timing.update({k: round(v, 3) for k, v in timing.items()})
     report.timing["total_seconds"] = round(time.perf_counter() - t_start, 3)
     tot = report.timing["total_seconds"]
     report.timing["outside_encoding_share"] = round(1 - timing["encode_seconds"] / tot, 4) if tot else 0.0
     report.files = render.write_report(report, session.out)
     log.info("wrote %s", ", ".join(report.files.values()))
+
+
+def paper_table_of(session: Session) -> dict[str, Any]:
+    """The SemCSE paper's table for the tasks that name a ``paper_column``, with Perf. against the chosen
+    reference (TF-IDF scored here on the same pools, or the paper's fitted anchors); {} without such tasks."""
+    from semcse.evaluation import paper_table
+    from semcse.evaluation.reference import TfidfEncoder
+
+    config = session.config
+    tasks = [p for p in session.prepared if p.spec.paper_column]
+    if not tasks:
+        return {}
+    reference = None
+    if config.perf_reference == "tfidf":
+        encoder = TfidfEncoder([t for p in tasks for texts in p.texts.values() for t in texts])
+        scratch: dict[str, float] = dict.fromkeys(("encode_seconds", "score_seconds"), 0.0)
+        reference = {p.spec.paper_column: score_task(encoder, p, config.replace(progress=False), None, scratch)[0].score
+                     for p in tasks}
+    elif config.perf_reference == "paper":
+        reference = paper_table.paper_results()["anchors"]
+    return paper_table.build(session.report.results, {p.spec.paper_column: p.spec.name for p in tasks},
+                             {p.spec.name: p.pool_size for p in tasks}, config.perf_reference, reference,
+                             include_paper=config.paper_table)
 
 
 def _diagnostics(cfg: dict[str, Any], by_name: dict[str, Prepared], kept: dict[str, dict[str, np.ndarray]],

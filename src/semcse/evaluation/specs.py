@@ -33,11 +33,13 @@ from typing import Any
 
 from semcse.config import ConfigError, CorpusConfig
 from semcse.evaluation.engines import engine_for
+from semcse.evaluation.paper_table import COLUMNS as PAPER_COLUMNS
 from semcse.evaluation.errors import BenchmarkError
 
 DEFAULT_BENCHMARK = "default"
 DATA_ENV = "SEMCSE_DATA"
-TASK_KEYS = {"name", "type", "dataset", "data", "pool_size", "full_pool_size", "seed", "description", "enabled"}
+TASK_KEYS = {"name", "type", "dataset", "data", "pool_size", "full_pool_size", "seed", "description", "enabled",
+             "paper_column"}
 CORPUS_KEYS = {f.name for f in dataclasses.fields(CorpusConfig)} - {"source", "allow_hub"}
 DATASET_KEYS = CORPUS_KEYS | {"path", "label_names"}
 DEFAULT_KEYS = {"pool_size", "full_pool_size", "seed"}
@@ -87,6 +89,7 @@ class TaskSpec:
     description: str = ""
     enabled: bool = True
     options: dict[str, Any] = field(default_factory=dict)
+    paper_column: str | None = None  # its column in the SemCSE paper's table (Title, Segments, Query, Clustering)
 
     @property
     def group(self) -> str:
@@ -220,7 +223,10 @@ def _task_spec(where: str, t: dict[str, Any], defaults: dict[str, Any], datasets
         full_pool_size=common.get("full_pool_size", defaults.get("full_pool_size")) if engine.POOLED else None,
         seed=int(common.get("seed", defaults.get("seed", 0))), description=common.get("description", ""),
         enabled=bool(common.get("enabled", True)), options={**engine.OPTIONS, **options},
+        paper_column=common.get("paper_column"),
     )
+    if spec.paper_column is not None and spec.paper_column not in PAPER_COLUMNS:
+        raise BenchmarkError(f"{where}: paper_column must be one of {list(PAPER_COLUMNS)}, got {spec.paper_column!r}")
     for key in ("pool_size", "full_pool_size"):
         v = getattr(spec, key)
         if v is not None and (not isinstance(v, int) or v < 1):
