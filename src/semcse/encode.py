@@ -291,16 +291,15 @@ def _plain_hugging_face(source: str, local: bool) -> bool:
 
 
 def _length_limit(model) -> int | None:
-    """The longest input the model can take: its tokenizer's limit and its position embeddings."""
-    limits = []
-    tok_limit = getattr(getattr(model, "tokenizer", None), "model_max_length", None)
-    if isinstance(tok_limit, int) and 0 < tok_limit < 1_000_000:
-        limits.append(tok_limit)
+    """The longest input the model can take: its position embeddings (514 of RoBERTa-style models, two
+    of them reserved, count as 512); else its tokenizer's limit. (A saved tokenizer's limit may be the
+    length a model was trained at, not what it can take.)"""
     cfg = getattr(getattr(model[0], "auto_model", None), "config", None)
     positions = getattr(cfg, "max_position_embeddings", None)
     if isinstance(positions, int) and positions > 0:
-        limits.append(positions)
-    return min(limits) if limits else None
+        return positions - 2 if positions % 128 == 2 else positions
+    tok_limit = getattr(getattr(model, "tokenizer", None), "model_max_length", None)
+    return tok_limit if isinstance(tok_limit, int) and 0 < tok_limit < 1_000_000 else None
 
 
 def parse_model_spec(spec: str) -> tuple[str, dict[str, str]]:
