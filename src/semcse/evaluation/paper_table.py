@@ -115,6 +115,10 @@ def markdown(table: Mapping[str, Any]) -> list[str]:
             lines.append(f"| *{row['model']} (paper, their pools)* | "
                          + " | ".join(_cell(row['scores'].get(c), c) for c in cols) + " | - |")
     lines += ["", ref["note"] + "."]
+    beaten = [c for c in cols if ref["scores"].get(c) is not None and table["rows"]
+              and not any(row["normalised"].get(c) for row in table["rows"])]
+    if beaten and ref["scores"]:
+        lines.append(f"No model shown beats the reference on {', '.join(beaten)}: every model's share there is 0.")
     if table.get("paper_source"):
         lines.append(f"Paper rows: {table['paper_source']}; measured on the paper's pools and data, not ours.")
     return lines
