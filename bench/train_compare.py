@@ -71,6 +71,8 @@ def main() -> None:
     ap.add_argument("--data", default=str(DATA))
     ap.add_argument("--deadline-s", type=float, default=None,
                     help="start no new run that would end after this many seconds (judged by the longest run so far)")
+    ap.add_argument("--picks", default="selected,old-rule,last",
+                    help="which models of each run to score on the development tasks (selected, old-rule, last)")
     ap.add_argument("--interpolations", default="", help="also score (1-a)*base + a*last checkpoint for these a, e.g. 0.5")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -115,7 +117,7 @@ def main() -> None:
             start = time.perf_counter()
             result = train(common.replace(out=str(run_dir), seed=seed, **overrides))
             runs[str(seed)] = score_run(run_dir, result, tasks, args.max_seq_length, time.perf_counter() - start,
-                                        results["base"]["scores"])
+                                        results["base"]["scores"], picks=set(args.picks.split(",")))
             longest = max(longest, time.perf_counter() - start)
             for alpha in [float(a) for a in args.interpolations.split(",") if a]:
                 runs[str(seed)]["scores"][f"wise-{alpha:g}"] = score_interpolation(run_dir, result, alpha, tasks, args.max_seq_length)
@@ -126,20 +128,22 @@ def main() -> None:
     print(table(results, list(tasks), pools, args))
 
 
-def score_run(run_dir: Path, result, tasks: dict, max_seq_length: int, seconds: float, base_scores: dict) -> dict:
-    """Dev scores of the selected model, the old rule's pick and the last checkpoint of one run."""
+def score_run(run_dir: Path, result, tasks: dict, max_seq_length: int, seconds: float, base_scores: dict,
+              picks: set[str] = frozenset({"selected", "old-rule", "last"})) -> dict:
+    """Dev scores of the selected model, the old rule's pick and the last checkpoint of one run (those in ``picks``)."""
     candidates = result.metrics["selection"]["candidates"]
     scored = [c for c in candidates if not c["name"].startswith("interpolation")]
     old_rule = min(scored, key=lambda c: c["validation"]["mean_rank"])["name"]  # lowest all-task geometric mean
     checkpoints = sorted((run_dir / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
     entry = {"selected": result.selected, "old_rule": old_rule, "train_s": round(seconds, 1),
              "candidates": [{k: c[k] for k in ("name", "score", "eligible", "blocked_by")} for c in candidates],
-             "scores": {"selected": evaluate(str(run_dir), tasks, max_seq_length)}}
-    if old_rule == "base":
-        entry["scores"]["old-rule"] = base_scores
-    else:
-        entry["scores"]["old-rule"] = evaluate(str(run_dir / "checkpoints" / old_rule), tasks, max_seq_length)
-    if checkpoints:
+             "scores": {}}
+    if "selected" in picks:
+        entry["scores"]["selected"] = evaluate(str(run_dir), tasks, max_seq_length)
+    if "old-rule" in picks:
+        entry["scores"]["old-rule"] = (base_scores if old_rule == "base" else
+                                       evaluate(str(run_dir / "checkpoints" / old_rule), tasks, max_seq_length))
+    if checkpoints and "last" in picks:
         entry["last_checkpoint"] = checkpoints[-1].name
         entry["scores"]["last"] = evaluate(str(checkpoints[-1]), tasks, max_seq_length)
     return entry
