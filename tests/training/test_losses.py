@@ -127,3 +127,40 @@ def test_losses_give_gradients_and_reject_wrong_columns(minilm_path):
     assert grads and all(torch.isfinite(g).all() for g in grads) and any(g.abs().sum() > 0 for g in grads)
     with pytest.raises(ValueError, match="anchor, positive, negative"):
         loss(features[:2])
+
+
+@pytest.mark.parametrize("make", [
+    lambda m: SemCSETripletLoss(m, margin=0.5, l2_weight=0.01, in_batch_negatives=True),
+    lambda m: SemCSEInfoNCELoss(m, scale=20.0, in_batch_negatives=True, l2_weight=0.01),
+], ids=["triplet-batch-all", "infonce"])
+def test_gradient_cache_gives_the_uncached_loss_and_gradients(minilm_path, scitldr_papers, make):
+    """A batch of 8 triplets embedded 3 texts at a time: same loss value, same parameter gradients."""
+    from sentence_transformers import SentenceTransformer
+
+    from semcse.training.losses import CachedSemCSELoss
+
+    model = SentenceTransformer(minilm_path, device="cpu")
+    model.max_seq_length = 48
+    model.eval()  # no dropout: both passes see the same network (the cache replays the RNG in training mode)
+    papers = scitldr_papers[:16]
+    columns = [[p.title for p in papers[:8]], [p.abstract[:200] for p in papers[:8]], [p.abstract[:200] for p in papers[8:16]]]
+    labels = torch.tensor([[i, 8 + i, 0] for i in range(8)])
+
+    def gradients(loss):
+        model.zero_grad()
+        out = loss([model.preprocess(c) for c in columns], labels)
+        total = sum(out.values()) if isinstance(out, dict) else out
+        total.backward()
+        return total.item(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+    plain_value, plain = gradients(make(model))
+    cached_loss = CachedSemCSELoss(make(model), mini_batch_size=3)
+    cached_value, cached = gradients(cached_loss)
+    assert cached_value == pytest.approx(plain_value, rel=1e-5)
+    assert plain.keys() == cached.keys() and len(plain) > 10
+    for name, grad in plain.items():
+        assert torch.allclose(cached[name], grad, rtol=1e-3, atol=1e-6), name
+    assert cached_loss.health.pop()  # the wrapped loss recorded its statistics once per batch
+    assert cached_loss.get_config_dict()["mini_batch_size"] == 3
+    with pytest.raises(ValueError, match="mini_batch_size"):
+        CachedSemCSELoss(make(model), mini_batch_size=0)

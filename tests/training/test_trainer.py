@@ -99,9 +99,11 @@ def test_wise_interpolation_is_handed_over_when_eligible(tiny_config, monkeypatc
 
 @pytest.mark.slow
 def test_base_model_is_kept_when_training_only_damages_it(tiny_config, minilm_path):
-    cfg = tiny_config.replace(learning_rate=5e-3, warmup_ratio=0.0, loss="infonce", negatives="batch-all", max_steps=3)
+    cfg = tiny_config.replace(learning_rate=5e-3, warmup_ratio=0.0, loss="infonce", negatives="batch-all", max_steps=3,
+                              cached_mini_batch=3)
     result = train(cfg)
     assert result.selected == "base" and not result.improved
+    assert result.metrics["loss"]["name"] == "CachedSemCSELoss" and result.metrics["loss"]["mini_batch_size"] == 3
     candidates = result.metrics["selection"]["candidates"]
     assert [c["name"] for c in candidates] == ["base", "checkpoint-2", "checkpoint-3", "interpolation-0.5-checkpoint-3"]
     assert (Path(cfg.out) / "selection.json").exists()

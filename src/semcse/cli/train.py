@@ -65,6 +65,8 @@ def train_cmd(
     margin: float = typer.Option(_D.margin, help="Triplet margin."),
     l2_weight: float = typer.Option(_D.l2_weight, help="Lambda of the L2 regularisation of the embeddings."),
     scale: float = typer.Option(_D.scale, help="InfoNCE scale (1 / temperature)."),
+    cached_mini_batch: Optional[int] = typer.Option(None, help="GradCache: embed each batch N texts at a time, so large "
+                                                    "batches (with --negatives batch-all) fit in memory; same gradients."),
     epochs: float = typer.Option(_D.epochs), max_steps: Optional[int] = typer.Option(None, help="Overrides --epochs."),
     batch_size: int = typer.Option(_D.batch_size, help="Triplets per device and step."),
     gradient_accumulation_steps: int = typer.Option(_D.gradient_accumulation_steps),
@@ -104,7 +106,7 @@ def train_cmd(
             hard_negative_margin=hard_negative_margin, anchors_per_paper=anchors_per_paper, validation_papers=validation_papers,
             max_validation_papers=max_validation_papers, validation_fill=validation_fill, seed=seed,
             selection_confidence=selection_confidence, min_vote_pool=min_vote_pool, interpolation=interpolation or None, loss=loss, similarity=similarity, margin=margin,
-            l2_weight=l2_weight, scale=scale, epochs=epochs, max_steps=max_steps, batch_size=batch_size,
+            l2_weight=l2_weight, scale=scale, cached_mini_batch=cached_mini_batch, epochs=epochs, max_steps=max_steps, batch_size=batch_size,
             gradient_accumulation_steps=gradient_accumulation_steps, learning_rate=learning_rate, warmup_ratio=warmup_ratio,
             weight_decay=weight_decay, precision=precision, group_by_kind=group_by_kind, eval_steps=eval_steps,
             logging_steps=logging_steps, save_total_limit=save_total_limit, resume=resume, overwrite=overwrite,

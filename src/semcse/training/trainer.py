@@ -36,7 +36,7 @@ from semcse.training.data import TrainingData, load_summaries, prepare_data  # n
 from semcse.training.examples import ExampleBuilder, TripletTexts, mix_report
 from semcse.training.hard_negatives import load_or_mine, mine_hard_negatives
 from semcse.training.health import HealthMonitor
-from semcse.training.losses import SemCSEInfoNCELoss, SemCSETripletLoss
+from semcse.training.losses import CachedSemCSELoss, SemCSEInfoNCELoss, SemCSETripletLoss
 from semcse.training.model import load_base_model, pooling_mode, restore_processing, set_pad_to_multiple_of
 from semcse.training.sampler import EpochBlockBatchSampler, LayoutRef
 from semcse.training.selection import ParetoSelector, interpolate_state
@@ -56,7 +56,7 @@ CURVE_FILE = "training_curve.png"
 GPU_PAD_MULTIPLE = 16  # token widths on GPU are rounded up to this (see model.set_pad_to_multiple_of)
 # options that may differ between a run and its resume
 RESUME_FREE = {"resume", "overwrite", "progress", "dataloader_workers", "eval_steps", "logging_steps", "save_total_limit",
-               "interpolation", "selection_confidence", "min_vote_pool"}
+               "interpolation", "selection_confidence", "min_vote_pool", "cached_mini_batch"}
 # ---- loss, trainer ------------------------------------------------------------------------------
 
 def similarity_name(cfg: TrainConfig) -> str:
@@ -68,10 +68,12 @@ def make_loss(cfg: TrainConfig, model: SentenceTransformer) -> torch.nn.Module:
     distance = get_distance(similarity_name(cfg))
     in_batch = cfg.negatives == "batch-all"
     if cfg.loss == "triplet":
-        return SemCSETripletLoss(model, distance, margin=cfg.margin, l2_weight=cfg.l2_weight, in_batch_negatives=in_batch)
-    if cfg.loss == "infonce":
-        return SemCSEInfoNCELoss(model, distance, scale=cfg.scale, in_batch_negatives=in_batch, l2_weight=cfg.l2_weight)
-    raise ConfigError(f"unknown loss {cfg.loss!r}; use triplet or infonce")
+        loss = SemCSETripletLoss(model, distance, margin=cfg.margin, l2_weight=cfg.l2_weight, in_batch_negatives=in_batch)
+    elif cfg.loss == "infonce":
+        loss = SemCSEInfoNCELoss(model, distance, scale=cfg.scale, in_batch_negatives=in_batch, l2_weight=cfg.l2_weight)
+    else:
+        raise ConfigError(f"unknown loss {cfg.loss!r}; use triplet or infonce")
+    return CachedSemCSELoss(loss, cfg.cached_mini_batch) if cfg.cached_mini_batch else loss
 
 
 class SemCSETrainer(SentenceTransformerTrainer):
@@ -454,6 +456,8 @@ def _check_config(cfg: TrainConfig) -> None:
     get_distance(similarity_name(cfg))
     if cfg.sentence_splitter not in SPLITTERS:
         raise ConfigError(f"unknown sentence splitter {cfg.sentence_splitter!r}; use {' or '.join(SPLITTERS)}")
+    if cfg.cached_mini_batch is not None and cfg.cached_mini_batch < 1:
+        raise ConfigError(f"--cached-mini-batch must be at least 1 (texts embedded at a time), got {cfg.cached_mini_batch}")
     if cfg.interpolation is not None and not 0 < cfg.interpolation < 1:
         raise ConfigError(f"--interpolation must be between 0 and 1 (0 = off), got {cfg.interpolation}")
 

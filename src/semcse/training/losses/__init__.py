@@ -1,6 +1,7 @@
 """SemCSE losses as sentence-transformers loss modules (one loss per module)."""
 
+from semcse.training.losses.cached import CachedSemCSELoss
 from semcse.training.losses.infonce import SemCSEInfoNCELoss
 from semcse.training.losses.triplet import SemCSETripletLoss
 
-__all__ = ["SemCSETripletLoss", "SemCSEInfoNCELoss"]
+__all__ = ["SemCSETripletLoss", "SemCSEInfoNCELoss", "CachedSemCSELoss"]
