@@ -6,6 +6,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from semcse.config import CorpusConfig, TrainConfig
@@ -78,6 +79,48 @@ def test_positive_from_same_paper_negative_same_kind_from_other_paper():
             assert t.positive in own.abstract and t.positive != own.abstract
             assert t.negative in other.abstract and t.negative != other.abstract
             assert 1 <= t.positive.count(".") <= 2
+
+
+def test_title_and_span_anchors_take_positives_from_their_own_paper_and_never_themselves():
+    papers = ([_paper(i, sentences=6) for i in range(60)] + [_paper(i, summaries=1, sentences=5) for i in range(60, 80)]
+              + [_paper(i, title=False, sentences=1) for i in range(80, 90)])  # no title, one sentence: neither kind
+    builder = ExampleBuilder(papers, seed=2, max_span_sentences=3, title_anchors=True, span_anchors=2)
+    summaries = 60 * 3 + 20 + 10 * 3
+    assert builder.anchors_per_epoch() == summaries + 80 + 2 * 80
+    triplets = builder.epoch(0)
+    assert len(triplets) == builder.anchors_per_epoch()
+    plan = builder.plan(0)
+    anchor_kind, _ = plan.anchor_columns()
+    assert np.bincount(anchor_kind, minlength=3)[:3].tolist() == [summaries, 80, 160]
+    by_kind = {KINDS[k]: [t for t, a in zip(triplets, anchor_kind) if a == k] for k in range(3)}
+    for t in by_kind["title"]:
+        own = papers[t.paper]
+        assert t.anchor == own.title and t.kind in ("summary", "sentence")  # never the title itself
+        assert t.positive in own.summaries or t.positive in own.abstract
+    for t in by_kind["sentence"]:
+        own = papers[t.paper]
+        sentences = own.sentences
+        half = len(sentences) // 2
+        anchor_idx = {i for i, x in enumerate(sentences) if x in t.anchor}
+        assert t.anchor in own.abstract and 1 <= len(anchor_idx) <= 3
+        first = max(anchor_idx) < half
+        assert first or min(anchor_idx) >= half  # the anchor lies inside one half
+        if t.kind == "sentence":  # the positive span lies in the other half
+            positive_idx = {i for i, x in enumerate(sentences) if x in t.positive}
+            assert positive_idx and (min(positive_idx) >= half if first else max(positive_idx) < half)
+        elif t.kind == "summary":
+            assert t.positive in own.summaries
+        else:
+            assert t.positive == own.title
+        assert t.negative_paper != t.paper
+    kinds = Counter(t.kind for t in by_kind["sentence"])
+    assert set(kinds) == {"summary", "title", "sentence"}
+    lengths = builder.lengths(plan)  # anchor lengths now count the anchor's own kind
+    row = int(np.flatnonzero(anchor_kind == 1)[0])
+    t = triplets[row]
+    assert lengths[row] == len(t.anchor) + len(t.positive) + len(t.negative)
+    with pytest.raises(ValueError, match="span_anchors"):
+        ExampleBuilder(papers, span_anchors=-1)
 
 
 def test_epochs_are_drawn_afresh_and_repeatably():

@@ -3,6 +3,9 @@
 For an anchor summary of paper i the positive is another summary of i, the title of i or a
 sentence (or short span) of i's abstract, drawn with the configured probabilities among the kinds
 the paper has (METHOD.md 3). The negative is a text of the same kind from another training paper.
+Optionally titles and abstract spans are anchors too (``title_anchors``, ``span_anchors``): a title
+anchor takes a summary or a span as its positive; a span anchor lies in one half of the abstract
+and takes a summary, the title or a span of the other half.
 Triplets are drawn afresh for every epoch from ``(seed, epoch)``, so runs and resumes repeat.
 """
 
@@ -253,8 +256,9 @@ class PositiveMix:
 class TripletPlan:
     """One epoch's triplets as index arrays (texts are fetched per batch by :meth:`ExampleBuilder.texts`).
 
-    Row r: anchor = summary ``anchor[r]`` of paper ``paper[r]``; the positive is of kind ``kind[r]`` from
-    the same paper, the negative of kind ``neg_kind[r]`` from paper ``neg_paper[r]``; for summaries
+    Row r: the anchor is of kind ``anchor_kind[r]`` from paper ``paper[r]`` (a summary unless title or
+    span anchors are on), starting at ``anchor[r]``; the positive is of kind ``kind[r]`` from the same
+    paper, the negative of kind ``neg_kind[r]`` from paper ``neg_paper[r]``. For summaries ``anchor`` /
     ``*_start`` is the summary's flat index, for sentence spans the first sentence's flat index and
     ``*_len`` the number of sentences (-1 / 0 for titles and abstracts). ``hard[r]``: the negative paper
     is one of the anchor paper's mined nearest papers (see :mod:`semcse.training.hard_negatives`).
@@ -270,6 +274,14 @@ class TripletPlan:
     neg_start: np.ndarray
     neg_len: np.ndarray
     hard: np.ndarray | None = None
+    anchor_kind: np.ndarray | None = None  # None: every anchor is a summary
+    anchor_len: np.ndarray | None = None
+
+    def anchor_columns(self) -> tuple[np.ndarray, np.ndarray]:
+        """(kind, length) of every row's anchor."""
+        if self.anchor_kind is None:
+            return np.full(len(self), SUMMARY, np.int8), np.ones(len(self), np.int64)
+        return self.anchor_kind, self.anchor_len
 
     def __len__(self) -> int:
         return len(self.paper)
@@ -285,7 +297,8 @@ class ExampleBuilder:
 
     def __init__(self, papers: Sequence[TrainingPaper] | PreparedPapers, mix: PositiveMix | None = None,
                  max_span_sentences: int = 3, anchors_per_paper: int | None = None, seed: int = 42,
-                 neighbours: np.ndarray | None = None, hard_share: float = 0.0):
+                 neighbours: np.ndarray | None = None, hard_share: float = 0.0, title_anchors: bool = False,
+                 span_anchors: int = 0):
         self.papers = papers if isinstance(papers, PreparedPapers) else PreparedPapers.from_papers(list(papers))
         if len(self.papers) < 2:
             raise TrainingDataError(f"need at least 2 training papers to draw negatives; got {len(self.papers)}")
@@ -294,11 +307,22 @@ class ExampleBuilder:
         self.mix = mix or PositiveMix()
         self.max_span = max_span_sentences
         self.anchors_per_paper = anchors_per_paper
+        if span_anchors < 0:
+            raise ValueError(f"span_anchors must be >= 0; got {span_anchors}")
+        self.title_anchors, self.span_anchors = title_anchors, span_anchors
         self.seed = seed
         P = self.papers
         n = len(P)
-        available = np.stack([P.summary_counts >= 2, P.has_title, P.sentence_counts >= 2], axis=1)
-        self._weights = available * np.array([self.mix.weight(k) for k in KINDS[:3]])
+        weights = np.array([self.mix.weight(k) for k in KINDS[:3]])
+        has_summary, has_sentences = P.summary_counts >= 1, P.sentence_counts >= 1
+        # the positive kinds each paper offers, per anchor kind (a text is never its own positive)
+        self._weights = {
+            SUMMARY: np.stack([P.summary_counts >= 2, P.has_title, P.sentence_counts >= 2], axis=1) * weights,
+            TITLE: np.stack([has_summary, np.zeros(n, bool), has_sentences], axis=1) * weights,
+            SENTENCE: np.stack([has_summary, P.has_title, P.sentence_counts >= 2], axis=1) * weights,
+        }
+        self._title_anchor_papers = np.flatnonzero(P.has_title) if title_anchors else np.zeros(0, np.int64)
+        self._span_anchor_papers = np.repeat(np.flatnonzero(P.sentence_counts >= 2), span_anchors)
         # papers that can give a negative of each kind
         self._pools = [np.arange(n), np.flatnonzero(P.has_title), np.flatnonzero(P.sentence_counts >= 2), np.arange(n)]
         self._has_kind = np.zeros((len(KINDS), n), dtype=bool)
@@ -322,7 +346,8 @@ class ExampleBuilder:
     def anchors_per_epoch(self) -> int:
         counts = self.papers.summary_counts
         k = self.anchors_per_paper
-        return int(counts.sum() if k is None else np.minimum(counts, k).sum())
+        summaries = int(counts.sum() if k is None else np.minimum(counts, k).sum())
+        return summaries + len(self._title_anchor_papers) + len(self._span_anchor_papers)
 
     # ---- drawing -------------------------------------------------------------------------------
 
@@ -340,10 +365,25 @@ class ExampleBuilder:
     def _span(self, rng: np.random.Generator, papers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """A random span of 1..max_span sentences (never the whole abstract) of each paper."""
         n = self.papers.sentence_counts[papers]
-        longest = np.maximum(1, np.minimum(self.max_span, n - 1))
+        return self._span_within(rng, papers, np.zeros_like(n), n, np.maximum(1, np.minimum(self.max_span, n - 1)))
+
+    def _span_within(self, rng: np.random.Generator, papers: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                     longest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A random span of 1..longest sentences inside sentences [lo, hi) of each paper (flat start, length)."""
         length = 1 + (rng.random(len(papers)) * longest).astype(np.int64)
-        start = (rng.random(len(papers)) * np.maximum(1, n - length + 1)).astype(np.int64)
+        start = lo + (rng.random(len(papers)) * np.maximum(1, hi - lo - length + 1)).astype(np.int64)
         return self.papers.sentence_offsets[papers] + start, length
+
+    def _half_spans(self, rng: np.random.Generator, papers: np.ndarray) -> tuple[np.ndarray, ...]:
+        """For span anchors: a span in one half of each abstract (``sentences.split_halves``: the first
+        floor(n/2) sentences) and the other half's bounds, for a positive that never overlaps it."""
+        n = self.papers.sentence_counts[papers]
+        half = n // 2
+        first = rng.random(len(papers)) < 0.5
+        lo, hi = np.where(first, 0, half), np.where(first, half, n)
+        start, length = self._span_within(rng, papers, lo, hi, np.minimum(self.max_span, hi - lo))
+        other_lo, other_hi = np.where(first, half, 0), np.where(first, n, half)
+        return start, length, other_lo, other_hi
 
     def _other_papers(self, rng: np.random.Generator, kind: int, papers: np.ndarray) -> np.ndarray:
         pool = self._pools[kind]
@@ -375,20 +415,34 @@ class ExampleBuilder:
         P = self.papers
         rng = np.random.default_rng([self.seed, epoch])
         paper, anchor = self._anchors(rng)
+        n_summary, n_title = len(paper), len(self._title_anchor_papers)
+        spans = self._half_spans(rng, self._span_anchor_papers)
+        paper = np.concatenate([paper, self._title_anchor_papers, self._span_anchor_papers])
+        anchor = np.concatenate([anchor, np.full(n_title, -1, np.int64), spans[0]])
+        anchor_len = np.concatenate([np.ones(n_summary, np.int64), np.zeros(n_title, np.int64), spans[1]])
+        anchor_kind = np.repeat(np.array([SUMMARY, TITLE, SENTENCE], np.int8), [n_summary, n_title, len(spans[0])])
         m = len(paper)
-        weights = self._weights[paper]
+        weights = np.concatenate([self._weights[SUMMARY][paper[:n_summary]],
+                                  self._weights[TITLE][paper[n_summary:n_summary + n_title]],
+                                  self._weights[SENTENCE][paper[n_summary + n_title:]]])
         total = weights.sum(axis=1)
         u = rng.random(m) * total
         drawn = np.minimum((np.cumsum(weights, axis=1) <= u[:, None]).sum(axis=1), SENTENCE)  # u == total only by rounding
         kind = np.where(total > 0, drawn, ABSTRACT)
         pos_start, pos_len = np.full(m, -1, np.int64), np.zeros(m, np.int64)
-        rows = np.flatnonzero(kind == SUMMARY)  # another summary of the same paper
+        rows = np.flatnonzero(kind == SUMMARY)  # another summary of the same paper (any, for other anchors)
         p = paper[rows]
-        r = (rng.random(len(rows)) * (P.summary_counts[p] - 1)).astype(np.int64)
-        local = anchor[rows] - P.summary_offsets[p]
+        from_summary = anchor_kind[rows] == SUMMARY
+        r = (rng.random(len(rows)) * (P.summary_counts[p] - from_summary)).astype(np.int64)
+        local = np.where(from_summary, anchor[rows] - P.summary_offsets[p], P.summary_counts[p])
         pos_start[rows], pos_len[rows] = P.summary_offsets[p] + r + (r >= local), 1
-        rows = np.flatnonzero(kind == SENTENCE)
+        rows = np.flatnonzero((kind == SENTENCE) & (anchor_kind != SENTENCE))
         pos_start[rows], pos_len[rows] = self._span(rng, paper[rows])
+        rows = np.flatnonzero((kind == SENTENCE) & (anchor_kind == SENTENCE))  # a span of the other half
+        span_rows = rows - n_summary - n_title
+        other_lo, other_hi = spans[2][span_rows], spans[3][span_rows]
+        pos_start[rows], pos_len[rows] = self._span_within(rng, paper[rows], other_lo, other_hi,
+                                                           np.minimum(self.max_span, other_hi - other_lo))
 
         neg_kind = kind.copy()
         for k, pool in enumerate(self._pools):  # no other paper has this kind: a summary of another paper
@@ -410,7 +464,8 @@ class ExampleBuilder:
         rows = np.flatnonzero(neg_kind == SENTENCE)
         neg_start[rows], neg_len[rows] = self._span(rng, neg_paper[rows])
         plan = TripletPlan(paper, anchor, kind.astype(np.int8), pos_start, pos_len, neg_paper,
-                           neg_kind.astype(np.int8), neg_start, neg_len, hard)
+                           neg_kind.astype(np.int8), neg_start, neg_len, hard,
+                           *((anchor_kind, anchor_len) if n_summary < m else (None, None)))
         self._plans = {epoch: plan}  # one epoch at a time in memory
         return plan
 
@@ -441,8 +496,9 @@ class ExampleBuilder:
         """Columns of the given plan rows: anchor, positive, negative texts and ``label = [paper, negative_paper, kind]``."""
         rows = np.asarray(rows, dtype=np.int64)
         paper = plan.paper[rows]
+        anchor_kind, anchor_len = plan.anchor_columns()
         return {
-            "anchor": self.papers.take(self.papers.summaries, plan.anchor[rows]),
+            "anchor": self._fetch(anchor_kind[rows], paper, plan.anchor[rows], anchor_len[rows]),
             "positive": self._fetch(plan.kind[rows], paper, plan.pos_start[rows], plan.pos_len[rows]),
             "negative": self._fetch(plan.neg_kind[rows], plan.neg_paper[rows], plan.neg_start[rows], plan.neg_len[rows]),
             "label": [[int(a), int(b), int(c)] for a, b, c in zip(paper, plan.neg_paper[rows], plan.kind[rows])],
@@ -460,7 +516,8 @@ class ExampleBuilder:
 
     def lengths(self, plan: TripletPlan) -> np.ndarray:
         """Characters of anchor + positive + negative of every row (for length-grouped batches)."""
-        return (self.papers.summary_lengths[plan.anchor]
+        anchor_kind, anchor_len = plan.anchor_columns()
+        return (self._text_lengths(anchor_kind, plan.paper, plan.anchor, anchor_len)
                 + self._text_lengths(plan.kind, plan.paper, plan.pos_start, plan.pos_len)
                 + self._text_lengths(plan.neg_kind, plan.neg_paper, plan.neg_start, plan.neg_len))
 

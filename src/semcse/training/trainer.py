@@ -33,7 +33,7 @@ from semcse.similarity import get_distance
 from semcse.sentences import SPLITTERS
 from semcse.training.checkpoints import CHECKPOINTS, checkpoint_problem, complete_checkpoints, set_aside
 from semcse.training.data import TrainingData, load_summaries, prepare_data  # noqa: F401  (re-exported)
-from semcse.training.examples import ExampleBuilder, TripletTexts, mix_report
+from semcse.training.examples import KINDS, ExampleBuilder, TripletTexts, mix_report
 from semcse.training.hard_negatives import load_or_mine, mine_hard_negatives
 from semcse.training.health import HealthMonitor
 from semcse.training.losses import CachedSemCSELoss, SemCSEInfoNCELoss, SemCSETripletLoss
@@ -184,6 +184,8 @@ def build_train_dataset(builder: ExampleBuilder, blocks: int):
     rows = Dataset.from_dict({"row": np.arange(blocks * block_size, dtype=np.int64)})
     plan = builder.plan(0)
     mix = mix_report(plan.kind, builder.mix)
+    anchor_kind, _ = plan.anchor_columns()
+    mix["anchors"] = {KINDS[k]: int(c) for k, c in enumerate(np.bincount(anchor_kind, minlength=3)[:3])}
     if plan.hard is not None:
         mix["hard_negatives"] = round(float(plan.hard.mean()), 4)
     return rows.with_transform(TripletTexts(builder, block_size)), mix
@@ -505,8 +507,8 @@ def train(cfg: TrainConfig) -> TrainResult:
     model = load_base_model(cfg.base_model, cfg.pooling, cfg.max_seq_length, cfg.trust_remote_code)
     mining = _use_hard_negatives(cfg, data, model, args)
     train_dataset, mix = build_train_dataset(data.builder, blocks)
-    log.info("positive mix (epoch 0): %s (requested %s)%s; %d triplets per epoch, %d epoch block(s), %d steps",
-             mix["realised"], mix["requested"],
+    log.info("positive mix (epoch 0): %s (requested %s); anchors %s%s; %d triplets per epoch, %d epoch block(s), %d steps",
+             mix["realised"], mix["requested"], mix["anchors"],
              f"; {mix['hard_negatives']:.0%} of negatives from mined nearest papers" if "hard_negatives" in mix else "",
              examples_per_epoch, blocks, total_steps)
 
