@@ -224,6 +224,7 @@ class TrainConfig(_Config):
     hard_negative_candidates: int = 10  # nearest papers per paper, mined once with the base model
     hard_negative_margin: float = 0.05  # drop candidates the paper's query is within this relative margin of its own abstract
     anchors_per_paper: int | None = None  # summaries used as anchors per paper and epoch; default all
+    filter_summaries: int | None = None  # keep a summary only if the base model ranks its own abstract in this top k
     title_anchors: bool = False  # each paper's title is an anchor too (positive: a summary or a span)
     span_anchors: int = 0  # abstract spans per paper and epoch used as anchors (positive: summary, title, other-half span)
     validation_papers: float = 0.1  # a fraction (< 1) or a count (>= 1) of papers, held out by paper

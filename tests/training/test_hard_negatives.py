@@ -103,4 +103,4 @@ def test_training_with_hard_negatives_mines_once_and_reuses_them_on_a_rerun(tiny
     assert len(saved) == 1 and np.load(saved[0]).shape == (report["papers"], 4)
     with caplog.at_level(logging.INFO, logger="semcse"):
         train(cfg.replace(max_steps=2, overwrite=True))
-    assert "using the hard negatives mined before" in caplog.text
+    assert "using the hard negatives computed before" in caplog.text

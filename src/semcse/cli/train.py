@@ -50,6 +50,8 @@ def train_cmd(
     hard_negative_margin: float = typer.Option(_D.hard_negative_margin, help="Drop a mined paper as a likely false negative "
                                                "when the paper's query is within this relative margin of its own abstract."),
     anchors_per_paper: Optional[int] = typer.Option(None, help="Summaries used as anchors per paper and epoch (default: all)."),
+    filter_summaries: Optional[int] = typer.Option(None, help="Round-trip filtering: train only on summaries whose own "
+                                                   "abstract the base model ranks in this top k of the training abstracts."),
     title_anchors: bool = typer.Option(_D.title_anchors, help="Titles are anchors too (positive: a summary or an abstract span)."),
     span_anchors: int = typer.Option(_D.span_anchors, help="Abstract spans per paper and epoch used as anchors too (positive: "
                                      "a summary, the title or a span of the other half of the abstract); 0 = off."),
@@ -106,7 +108,7 @@ def train_cmd(
             out=str(out), base_model=base_model, pooling=pooling, max_seq_length=max_seq_length, trust_remote_code=trust_remote_code,
             p_summary=p_summary, p_title=p_title, p_sentence=p_sentence, max_span_sentences=max_span_sentences, sentence_splitter=sentence_splitter,
             negatives=negatives, hard_negatives=hard_negatives, hard_negative_candidates=hard_negative_candidates,
-            hard_negative_margin=hard_negative_margin, anchors_per_paper=anchors_per_paper, title_anchors=title_anchors, span_anchors=span_anchors, validation_papers=validation_papers,
+            hard_negative_margin=hard_negative_margin, anchors_per_paper=anchors_per_paper, filter_summaries=filter_summaries, title_anchors=title_anchors, span_anchors=span_anchors, validation_papers=validation_papers,
             max_validation_papers=max_validation_papers, validation_fill=validation_fill, seed=seed,
             selection_confidence=selection_confidence, min_vote_pool=min_vote_pool, interpolation=interpolation or None, loss=loss, similarity=similarity, margin=margin,
             l2_weight=l2_weight, scale=scale, cached_mini_batch=cached_mini_batch, epochs=epochs, max_steps=max_steps, batch_size=batch_size,

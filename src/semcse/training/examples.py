@@ -311,25 +311,46 @@ class ExampleBuilder:
             raise ValueError(f"span_anchors must be >= 0; got {span_anchors}")
         self.title_anchors, self.span_anchors = title_anchors, span_anchors
         self.seed = seed
+        self.use_summaries(None)
+        self.use_neighbours(neighbours, hard_share)
+
+    def use_summaries(self, keep: np.ndarray | None) -> None:
+        """Train only on the summaries where ``keep`` (one flag per summary of ``papers``, in their
+        flat order) is true, e.g. those that pass round-trip filtering; ``None``: every summary.
+        A paper left without summaries still serves titles and spans (as anchors when they are on)."""
         P = self.papers
         n = len(P)
+        if keep is None:
+            self._summary_rows = None
+            self.summary_counts, self.summary_offsets = P.summary_counts, P.summary_offsets
+            self.summary_lengths = P.summary_lengths
+        else:
+            keep = np.asarray(keep, dtype=bool)
+            if keep.shape != (int(P.summary_counts.sum()),):
+                raise ValueError(f"keep must have one flag per summary ({int(P.summary_counts.sum())}); got {keep.shape}")
+            self._summary_rows = np.flatnonzero(keep)
+            owner = np.repeat(np.arange(n), P.summary_counts)
+            self.summary_counts = np.bincount(owner[self._summary_rows], minlength=n).astype(np.int64)
+            self.summary_offsets = np.concatenate([[0], np.cumsum(self.summary_counts)])
+            self.summary_lengths = P.summary_lengths[self._summary_rows]
+        counts = self.summary_counts
         weights = np.array([self.mix.weight(k) for k in KINDS[:3]])
-        has_summary, has_sentences = P.summary_counts >= 1, P.sentence_counts >= 1
+        has_summary, has_sentences = counts >= 1, P.sentence_counts >= 1
         # the positive kinds each paper offers, per anchor kind (a text is never its own positive)
         self._weights = {
-            SUMMARY: np.stack([P.summary_counts >= 2, P.has_title, P.sentence_counts >= 2], axis=1) * weights,
+            SUMMARY: np.stack([counts >= 2, P.has_title, P.sentence_counts >= 2], axis=1) * weights,
             TITLE: np.stack([has_summary, np.zeros(n, bool), has_sentences], axis=1) * weights,
             SENTENCE: np.stack([has_summary, P.has_title, P.sentence_counts >= 2], axis=1) * weights,
         }
-        self._title_anchor_papers = np.flatnonzero(P.has_title) if title_anchors else np.zeros(0, np.int64)
-        self._span_anchor_papers = np.repeat(np.flatnonzero(P.sentence_counts >= 2), span_anchors)
+        self._title_anchor_papers = np.flatnonzero(P.has_title) if self.title_anchors else np.zeros(0, np.int64)
+        self._span_anchor_papers = np.repeat(np.flatnonzero(P.sentence_counts >= 2), self.span_anchors)
         # papers that can give a negative of each kind
-        self._pools = [np.arange(n), np.flatnonzero(P.has_title), np.flatnonzero(P.sentence_counts >= 2), np.arange(n)]
+        self._pools = [np.flatnonzero(has_summary), np.flatnonzero(P.has_title), np.flatnonzero(P.sentence_counts >= 2),
+                       np.arange(n)]
         self._has_kind = np.zeros((len(KINDS), n), dtype=bool)
         for k, pool in enumerate(self._pools):
             self._has_kind[k, pool] = True
         self._plans: dict[int, TripletPlan] = {}
-        self.use_neighbours(neighbours, hard_share)
 
     def use_neighbours(self, neighbours: np.ndarray | None, hard_share: float) -> None:
         """Draw the negative paper of a ``hard_share`` of triplets from ``neighbours[paper]`` (each
@@ -344,7 +365,7 @@ class ExampleBuilder:
         self._plans = {}
 
     def anchors_per_epoch(self) -> int:
-        counts = self.papers.summary_counts
+        counts = self.summary_counts
         k = self.anchors_per_paper
         summaries = int(counts.sum() if k is None else np.minimum(counts, k).sum())
         return summaries + len(self._title_anchor_papers) + len(self._span_anchor_papers)
@@ -353,12 +374,12 @@ class ExampleBuilder:
 
     def _anchors(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         P, k = self.papers, self.anchors_per_paper
-        owner = np.repeat(np.arange(len(P)), P.summary_counts)
+        owner = np.repeat(np.arange(len(P)), self.summary_counts)
         flat = np.arange(len(owner))
-        if k is None or (P.summary_counts <= k).all():
+        if k is None or (self.summary_counts <= k).all():
             return owner, flat
         order = np.lexsort((rng.random(len(owner)), owner))  # a random order of each paper's summaries
-        rank = np.arange(len(owner)) - P.summary_offsets[owner[order]]
+        rank = np.arange(len(owner)) - self.summary_offsets[owner[order]]
         keep = np.sort(order[rank < k])
         return owner[keep], flat[keep]
 
@@ -412,7 +433,6 @@ class ExampleBuilder:
         """The triplets of ``epoch``: every summary (or ``anchors_per_paper`` of them) is an anchor once."""
         if epoch in self._plans:
             return self._plans[epoch]
-        P = self.papers
         rng = np.random.default_rng([self.seed, epoch])
         paper, anchor = self._anchors(rng)
         n_summary, n_title = len(paper), len(self._title_anchor_papers)
@@ -433,9 +453,10 @@ class ExampleBuilder:
         rows = np.flatnonzero(kind == SUMMARY)  # another summary of the same paper (any, for other anchors)
         p = paper[rows]
         from_summary = anchor_kind[rows] == SUMMARY
-        r = (rng.random(len(rows)) * (P.summary_counts[p] - from_summary)).astype(np.int64)
-        local = np.where(from_summary, anchor[rows] - P.summary_offsets[p], P.summary_counts[p])
-        pos_start[rows], pos_len[rows] = P.summary_offsets[p] + r + (r >= local), 1
+        counts, offsets = self.summary_counts, self.summary_offsets
+        r = (rng.random(len(rows)) * (counts[p] - from_summary)).astype(np.int64)
+        local = np.where(from_summary, anchor[rows] - offsets[p], counts[p])
+        pos_start[rows], pos_len[rows] = offsets[p] + r + (r >= local), 1
         rows = np.flatnonzero((kind == SENTENCE) & (anchor_kind != SENTENCE))
         pos_start[rows], pos_len[rows] = self._span(rng, paper[rows])
         rows = np.flatnonzero((kind == SENTENCE) & (anchor_kind == SENTENCE))  # a span of the other half
@@ -459,7 +480,7 @@ class ExampleBuilder:
         hard = self._hard_negatives(rng, paper, neg_kind, neg_paper) if self.neighbours is not None else None
         rows = np.flatnonzero(neg_kind == SUMMARY)
         j = neg_paper[rows]
-        neg_start[rows] = P.summary_offsets[j] + (rng.random(len(rows)) * P.summary_counts[j]).astype(np.int64)
+        neg_start[rows] = offsets[j] + (rng.random(len(rows)) * counts[j]).astype(np.int64)
         neg_len[rows] = 1
         rows = np.flatnonzero(neg_kind == SENTENCE)
         neg_start[rows], neg_len[rows] = self._span(rng, neg_paper[rows])
@@ -479,7 +500,8 @@ class ExampleBuilder:
             if not len(rows):
                 continue
             if k == SUMMARY:
-                texts = P.take(P.summaries, start[rows])
+                flat = start[rows] if self._summary_rows is None else self._summary_rows[start[rows]]
+                texts = P.take(P.summaries, flat)
             elif k == TITLE:
                 texts = [t or "" for t in P.take(P.titles, paper[rows])]
             elif k == ABSTRACT:
@@ -510,7 +532,7 @@ class ExampleBuilder:
         last = len(P.sentence_cumlen) - 1
         first, end = np.clip(start, 0, last), np.clip(start + length, 0, last)
         span = P.sentence_cumlen[end] - P.sentence_cumlen[first] + np.maximum(0, length - 1)
-        summary = P.summary_lengths[np.clip(start, 0, max(0, len(P.summary_lengths) - 1))]
+        summary = self.summary_lengths[np.clip(start, 0, max(0, len(self.summary_lengths) - 1))]
         return np.select([kind == SUMMARY, kind == TITLE, kind == SENTENCE], [summary, P.title_lengths[paper], span],
                          P.abstract_lengths[paper])
 

@@ -14,10 +14,8 @@ sentence-transformers' ``mine_hard_negatives`` and NV-Retriever).
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,8 +25,8 @@ from semcse.training.prepared import PreparedPapers
 
 log = logging.getLogger(__name__)
 
-NEIGHBOURS_FILE = "hard_negatives.npy"
-NEIGHBOURS_META = "hard_negatives.json"
+NEIGHBOURS = "hard_negatives"  # <prepared data>/hard_negatives.npy and .json
+NEIGHBOURS_FILE = f"{NEIGHBOURS}.npy"
 
 
 @dataclass
@@ -57,7 +55,8 @@ def paper_queries(papers: PreparedPapers) -> list[str]:
     return [next(firsts) if has_summary[i] else (titles[i] or abstracts[i]) for i in range(n)]
 
 
-def _encode(model, texts: list[str], batch_size: int, progress: bool) -> torch.Tensor:
+def encode_unit(model, texts: list[str], batch_size: int, progress: bool) -> torch.Tensor:
+    """Unit-norm float32 embeddings of ``texts`` (rows), as a tensor on the model's device."""
     return model.encode(texts, batch_size=batch_size, convert_to_tensor=True, normalize_embeddings=True,
                         show_progress_bar=progress).float()
 
@@ -100,8 +99,8 @@ def mine_hard_negatives(model, papers: PreparedPapers, candidates: int = 10, rel
     started = time.perf_counter()
     n = len(papers)
     log.info("mining hard negatives: encoding %d queries and %d abstracts with the base model", n, n)
-    queries = _encode(model, paper_queries(papers), batch_size, progress)
-    abstracts = _encode(model, papers.take(papers.abstracts, np.arange(n)), batch_size, progress)
+    queries = encode_unit(model, paper_queries(papers), batch_size, progress)
+    abstracts = encode_unit(model, papers.take(papers.abstracts, np.arange(n)), batch_size, progress)
     neighbours, dropped = nearest_papers(queries, abstracts, candidates, relative_margin)
     kept = (neighbours >= 0).sum(axis=1)
     report = MiningReport(papers=n, candidates=candidates, relative_margin=relative_margin,
@@ -109,21 +108,3 @@ def mine_hard_negatives(model, papers: PreparedPapers, candidates: int = 10, rel
                           papers_without_candidates=int((kept == 0).sum()),
                           seconds=round(time.perf_counter() - started, 1))
     return neighbours, report
-
-
-def load_or_mine(directory: Path, key: dict[str, Any], mine) -> tuple[np.ndarray, dict[str, Any]]:
-    """The neighbours saved in ``directory`` under the same ``key`` (inputs and mining options), else
-    ``mine()``'s, saved there: a resumed or restarted run keeps the negatives it started with."""
-    path, meta_path = directory / NEIGHBOURS_FILE, directory / NEIGHBOURS_META
-    if path.exists() and meta_path.exists():
-        meta = json.loads(meta_path.read_text())
-        if meta.get("key") == key:
-            log.info("using the hard negatives mined before (%s)", path)
-            return np.load(path, allow_pickle=False), meta["report"]
-    neighbours, report = mine()
-    directory.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npy")
-    np.save(tmp, neighbours, allow_pickle=False)
-    tmp.replace(path)
-    meta_path.write_text(json.dumps({"key": key, "report": report.to_dict()}, indent=2))
-    return neighbours, report.to_dict()

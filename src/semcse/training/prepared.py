@@ -8,12 +8,15 @@ with vectorised index arithmetic and fetch texts only for the batch being traine
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+log = logging.getLogger(__name__)
 
 PAPERS_FILE, SUMMARIES_FILE, SENTENCES_FILE = "papers.arrow", "summaries.arrow", "sentences.arrow"
 
@@ -213,3 +216,37 @@ def publish(tmp: Path, final: Path, meta: dict) -> None:
         tmp.rename(final)
     except OSError:  # another process published the same fingerprint first
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def cached_array(directory: Path, name: str, key: dict, compute, wait: bool = False,
+                 timeout_s: float = 7200.0) -> tuple[np.ndarray, dict]:
+    """``compute()``'s array and report, kept in ``directory`` as ``<name>.npy`` and ``<name>.json`` under
+    ``key`` (the inputs and options it depends on): a rerun, a resume or another rank with the same
+    key reads them back instead. With ``wait``, this process never computes: it waits for the process
+    that does (the local rank 0) to publish its copy."""
+    import json
+    import time
+
+    path, meta_path = directory / f"{name}.npy", directory / f"{name}.json"
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if path.exists() and meta_path.exists():
+            meta = json.loads(meta_path.read_text())
+            if meta.get("key") == key:
+                log.info("using the %s computed before (%s)", name.replace("_", " "), path)
+                return np.load(path, allow_pickle=False), meta["report"]
+        if not wait:
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"waited {timeout_s:.0f} s for {path}")
+        time.sleep(1.0)
+    array, report = compute()
+    report = report.to_dict() if hasattr(report, "to_dict") else report
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npy")
+    np.save(tmp, array, allow_pickle=False)
+    tmp.replace(path)
+    tmp_meta = meta_path.with_suffix(".tmp.json")
+    tmp_meta.write_text(json.dumps({"key": key, "report": report}, indent=2))
+    tmp_meta.replace(meta_path)  # written last: a waiting rank sees the array complete
+    return array, report

@@ -33,13 +33,16 @@ from semcse.similarity import get_distance
 from semcse.sentences import SPLITTERS
 from semcse.training.checkpoints import CHECKPOINTS, checkpoint_problem, complete_checkpoints, set_aside
 from semcse.training.data import TrainingData, load_summaries, prepare_data  # noqa: F401  (re-exported)
+from semcse.training.examples import TrainingDataError
 from semcse.training.examples import KINDS, ExampleBuilder, TripletTexts, mix_report
-from semcse.training.hard_negatives import load_or_mine, mine_hard_negatives
+from semcse.training.hard_negatives import NEIGHBOURS, mine_hard_negatives
 from semcse.training.health import HealthMonitor
 from semcse.training.losses import CachedSemCSELoss, SemCSEInfoNCELoss, SemCSETripletLoss
 from semcse.training.model import load_base_model, pooling_mode, restore_processing, set_pad_to_multiple_of
 from semcse.training.sampler import EpochBlockBatchSampler, LayoutRef
+from semcse.training.prepared import cached_array
 from semcse.training.selection import ParetoSelector, interpolate_state
+from semcse.training.summary_filter import SUMMARY_FILTER, round_trip_filter
 from semcse.training.validation import PartnerRankEvaluator, validation_pairs
 
 log = logging.getLogger(__name__)
@@ -151,24 +154,43 @@ def _precision(cfg: TrainConfig) -> dict[str, bool]:
     return {"bf16": False, "fp16": False}
 
 
-def _use_hard_negatives(cfg: TrainConfig, data: TrainingData, model: SentenceTransformer, args) -> dict[str, Any] | None:
+def _base_model_result(cfg: TrainConfig, data: TrainingData, name: str, options: dict[str, Any], compute):
+    """``compute()`` (an array and its report, from the base model), kept beside the prepared data under
+    the base model's settings and ``options``: reruns and resumes reuse it; the local rank 0 computes it
+    and the other ranks read the same copy."""
+    if data.directory is None:
+        array, report = compute()
+        return array, report.to_dict()
+    key = {"base_model": cfg.base_model, "pooling": cfg.pooling, "max_seq_length": cfg.max_seq_length, **options}
+    return cached_array(data.directory, name, key, compute, wait=int(os.environ.get("LOCAL_RANK", "0")) != 0)
+
+
+def _filter_summaries(cfg: TrainConfig, data: TrainingData, model: SentenceTransformer) -> dict[str, Any] | None:
+    """Round-trip filtering (``cfg.filter_summaries`` = top k): train only on the summaries whose own
+    abstract the base model finds among the k nearest training abstracts; returns the filter report."""
+    if not cfg.filter_summaries:
+        return None
+    keep, report = _base_model_result(cfg, data, SUMMARY_FILTER, {"top_k": cfg.filter_summaries}, lambda: round_trip_filter(
+        model, data.train_papers, cfg.filter_summaries, batch_size=max(cfg.batch_size, 32), progress=cfg.progress))
+    data.builder.use_summaries(keep)
+    log.info("round-trip filtering: kept %d of %d summaries whose own abstract is in the base model's top %d "
+             "(median own rank %.0f); %d papers lost every summary", report["kept"], report["summaries"], report["top_k"],
+             report["own_rank_median"], report["papers_without_summaries"])
+    if data.builder.anchors_per_epoch() == 0:
+        raise TrainingDataError(f"round-trip filtering kept no summary (top {cfg.filter_summaries}); "
+                                "raise --filter-summaries or turn it off")
+    return report
+
+
+def _use_hard_negatives(cfg: TrainConfig, data: TrainingData, model: SentenceTransformer) -> dict[str, Any] | None:
     """Mine each training paper's nearest papers with the base model (once per data and mining options,
     kept beside the prepared data) and hand them to the example builder; returns the mining report."""
     if cfg.hard_negatives <= 0:
         return None
-
-    def mine():
-        return mine_hard_negatives(model, data.train_papers, cfg.hard_negative_candidates, cfg.hard_negative_margin,
-                                   batch_size=max(cfg.batch_size, 32), progress=cfg.progress)
-
-    if data.directory is None:
-        neighbours, report = mine()
-        report = report.to_dict()
-    else:
-        key = {"base_model": cfg.base_model, "pooling": cfg.pooling, "max_seq_length": cfg.max_seq_length,
-               "candidates": cfg.hard_negative_candidates, "margin": cfg.hard_negative_margin}
-        with args.main_process_first(local=False, desc="hard negatives"):
-            neighbours, report = load_or_mine(data.directory, key, mine)
+    options = {"candidates": cfg.hard_negative_candidates, "margin": cfg.hard_negative_margin}
+    neighbours, report = _base_model_result(cfg, data, NEIGHBOURS, options, lambda: mine_hard_negatives(
+        model, data.train_papers, cfg.hard_negative_candidates, cfg.hard_negative_margin,
+        batch_size=max(cfg.batch_size, 32), progress=cfg.progress))
     data.builder.use_neighbours(neighbours, cfg.hard_negatives)
     log.info("hard negatives: %.1f candidate papers kept per paper (%d dropped by the %.2f margin, %d papers without any)",
              report["kept_per_paper"], report["dropped_by_margin"], report["relative_margin"], report["papers_without_candidates"])
@@ -487,6 +509,10 @@ def train(cfg: TrainConfig) -> TrainResult:
     data = prepare_data(cfg)
     for line in data.report.lines():
         log.info("%s", line)
+    local_gpu = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if torch.cuda.is_available() else None
+    model = load_base_model(cfg.base_model, cfg.pooling, cfg.max_seq_length, cfg.trust_remote_code, device=local_gpu)
+    filtering = _filter_summaries(cfg, data, model)  # changes the triplets per epoch: before the step plan
+    mining = _use_hard_negatives(cfg, data, model)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     examples_per_epoch = data.builder.anchors_per_epoch()
     total_steps, steps_per_epoch, blocks = plan_steps(cfg, examples_per_epoch, world)
@@ -504,8 +530,6 @@ def train(cfg: TrainConfig) -> TrainResult:
         found = complete_checkpoints(out) if cfg.resume else []
         resume_from = found[-1] if found else None
 
-    model = load_base_model(cfg.base_model, cfg.pooling, cfg.max_seq_length, cfg.trust_remote_code)
-    mining = _use_hard_negatives(cfg, data, model, args)
     train_dataset, mix = build_train_dataset(data.builder, blocks)
     log.info("positive mix (epoch 0): %s (requested %s); anchors %s%s; %d triplets per epoch, %d epoch block(s), %d steps",
              mix["realised"], mix["requested"], mix["anchors"],
@@ -576,6 +600,7 @@ def train(cfg: TrainConfig) -> TrainResult:
             "corpus": data.corpus_report,
             "positive_mix": mix,
             "hard_negatives": mining,
+            "summary_filter": filtering,
             "health_warnings": monitor.warnings,
             "config": cfg.to_dict(),
             "log_history": history,
