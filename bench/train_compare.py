@@ -154,12 +154,12 @@ def score_interpolation(run_dir: Path, result, alpha: float, tasks: dict, max_se
     from semcse.config import TrainConfig
     from semcse.similarity import get_distance
     from semcse.training.checkpoints import complete_checkpoints
-    from semcse.training.trainer import _interpolated_model
+    from semcse.training.final_model import interpolated_model
 
     cfg = TrainConfig.from_dict(result.metrics["config"])
     last = complete_checkpoints(run_dir)[-1]
     target = run_dir / f"wise-{alpha:g}"
-    _interpolated_model(cfg, last, alpha, get_distance(result.metrics["similarity"])).save(str(target))
+    interpolated_model(cfg, last, alpha, get_distance(result.metrics["similarity"])).save(str(target))
     return evaluate(str(target), tasks, max_seq_length)
 
 

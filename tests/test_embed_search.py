@@ -79,7 +79,6 @@ def test_resume_skips_finished_chunks(tmp_path, data_root, minilm_path, encoder)
 def test_kill_9_mid_embed_then_resume(tmp_path, data_root, minilm_path):
     import os
     import signal
-    import time
 
     out = tmp_path / "k"
     args = SEMCSE + ["embed", "--model", minilm_path, "--corpus", str(data_root / "scitldr" / "dev.jsonl"), "--limit", "120",

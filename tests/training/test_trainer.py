@@ -230,8 +230,8 @@ def test_plan_steps_and_resume_config_check(tiny_config, tmp_path):
     out.mkdir(parents=True)
     (out / "train_config.json").write_text(json.dumps(tiny_config.to_dict()))
     with pytest.raises(ConfigError, match="learning_rate"):
-        trainer_module._prepare_out_dir(tiny_config.replace(resume=True, learning_rate=1e-3))
-    assert trainer_module._prepare_out_dir(tiny_config.replace(resume=True, logging_steps=5)) is None
+        trainer_module.prepare_out_dir(tiny_config.replace(resume=True, learning_rate=1e-3))
+    assert trainer_module.prepare_out_dir(tiny_config.replace(resume=True, logging_steps=5)) is None
 
 
 def test_every_train_config_field_is_a_cli_option():

@@ -1,4 +1,5 @@
-"""Training checkpoints on disk: which are complete, and whether one is intact enough to resume from.
+"""Training checkpoints on disk: which are complete, whether one is intact enough to resume from,
+and the run directory checked against --resume / --overwrite.
 
 A checkpoint is complete once its ``trainer_state.json`` is written (the Trainer writes it last).
 A complete checkpoint can still be damaged later (a full disk, a copy cut short, a bad sector):
@@ -9,11 +10,27 @@ so ``--resume`` can set a damaged checkpoint aside and continue from the one bef
 from __future__ import annotations
 
 import json
+import logging
+import shutil
 import struct
 import zipfile
 from pathlib import Path
 
+from semcse.config import ConfigError, TrainConfig
+
+log = logging.getLogger(__name__)
+
 CHECKPOINTS = "checkpoints"
+# the files of a run directory beside the model
+RESULT_FILE = "semcse_train.json"
+CONFIG_FILE = "train_config.json"
+BASE_FILE = "base_validation.json"
+BASE_RANKS_FILE = "base_validation_ranks.npz"
+SELECTION_FILE = "selection.json"
+CURVE_FILE = "training_curve.png"
+# options that may differ between a run and its resume
+RESUME_FREE = {"resume", "overwrite", "progress", "dataloader_workers", "eval_steps", "logging_steps", "save_total_limit",
+               "interpolation", "selection_confidence", "min_vote_pool", "cached_mini_batch"}
 DAMAGED_PREFIX = "damaged-"  # a damaged checkpoint is renamed out of the Trainer's ``checkpoint-*`` glob
 
 
@@ -88,3 +105,43 @@ def set_aside(checkpoint: Path) -> Path:
         target, n = checkpoint.with_name(f"{DAMAGED_PREFIX}{n}-{checkpoint.name}"), n + 1
     checkpoint.rename(target)
     return target
+
+
+def prepare_out_dir(cfg: TrainConfig) -> Path | None:
+    """Check the output directory against --resume / --overwrite; returns the checkpoint to resume."""
+    out = Path(cfg.out)
+    saved = out / CONFIG_FILE
+    if cfg.overwrite:
+        shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
+        for name in (RESULT_FILE, CONFIG_FILE, BASE_FILE, BASE_RANKS_FILE, SELECTION_FILE, CURVE_FILE):
+            (out / name).unlink(missing_ok=True)
+    checkpoints = complete_checkpoints(out)
+    if not cfg.resume:
+        if checkpoints or (out / RESULT_FILE).exists():
+            raise ConfigError(f"{out} holds an earlier training run; pass --resume to continue it or --overwrite to start over")
+        return None
+    if saved.exists():
+        before = json.loads(saved.read_text())
+        now = cfg.to_dict()
+        changed = sorted(k for k in set(before) | set(now) if k not in RESUME_FREE and before.get(k) != now.get(k))
+        if changed:
+            raise ConfigError(f"--resume: options differ from the run in {out}: "
+                              + "; ".join(f"{k}: {before.get(k)!r} -> {now.get(k)!r}" for k in changed))
+    root = out / CHECKPOINTS
+    if root.is_dir():  # a checkpoint cut off while being written
+        for partial in root.glob("checkpoint-*"):
+            if partial.is_dir() and partial not in checkpoints:
+                log.warning("removing incomplete checkpoint %s", partial)
+                shutil.rmtree(partial, ignore_errors=True)
+    while checkpoints and (problem := checkpoint_problem(checkpoints[-1])):
+        damaged = checkpoints.pop()
+        log.warning("--resume: %s is damaged (%s); set aside as %s, resuming from the checkpoint before it",
+                    damaged, problem, set_aside(damaged).name)
+    if not checkpoints:
+        log.info("--resume: no usable checkpoint in %s; starting from the beginning", root)
+        return None
+    log.info("resuming from %s", checkpoints[-1])
+    return checkpoints[-1]
+
+
+# ---- results ------------------------------------------------------------------------------------

@@ -14,8 +14,6 @@ import json
 import logging
 import math
 import os
-import resource
-import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -31,7 +29,10 @@ from sentence_transformers import SentenceTransformer, SentenceTransformerTraine
 from semcse.config import ConfigError, TrainConfig
 from semcse.similarity import get_distance
 from semcse.sentences import SPLITTERS
-from semcse.training.checkpoints import CHECKPOINTS, checkpoint_problem, complete_checkpoints, set_aside
+from semcse.training.checkpoints import (  # noqa: F401  (run files re-exported)
+    BASE_FILE, BASE_RANKS_FILE, CHECKPOINTS, CONFIG_FILE, CURVE_FILE, RESULT_FILE, RESUME_FREE, SELECTION_FILE,
+    complete_checkpoints, prepare_out_dir,
+)
 from semcse.training.data import TrainingData, load_summaries, prepare_data  # noqa: F401  (re-exported)
 from semcse.training.examples import TrainingDataError
 from semcse.training.examples import KINDS, ExampleBuilder, TripletTexts, mix_report
@@ -41,25 +42,17 @@ from semcse.training.losses import CachedSemCSELoss, SemCSEInfoNCELoss, SemCSETr
 from semcse.training.model import load_base_model, pooling_mode, restore_processing, set_pad_to_multiple_of
 from semcse.training.sampler import EpochBlockBatchSampler, LayoutRef
 from semcse.training.prepared import cached_array
-from semcse.training.selection import ParetoSelector, interpolate_state
+from semcse.training.selection import ParetoSelector
 from semcse.training.summary_filter import SUMMARY_FILTER, round_trip_filter
-from semcse.training.validation import PartnerRankEvaluator, validation_pairs
+from semcse.training.final_model import SELECTION_RULE, checkpoint_candidates, choose_final_model
+from semcse.training.run_report import peak_memory, plot_curve, write_run_outputs  # noqa: F401  (plot_curve re-exported)
+from semcse.training.validation import (  # noqa: F401  (metric names re-exported)
+    EVALUATOR_NAME, PRIMARY_METRIC, SCORE_METRIC, PartnerRankEvaluator, validation_only, validation_pairs,
+)
 
 log = logging.getLogger(__name__)
 
-EVALUATOR_NAME = "validation"
-PRIMARY_METRIC = f"eval_{EVALUATOR_NAME}_selection_score"  # +inf for a checkpoint worse than the base on a task
-SCORE_METRIC = f"eval_{EVALUATOR_NAME}_score"
-RESULT_FILE = "semcse_train.json"
-CONFIG_FILE = "train_config.json"
-BASE_FILE = "base_validation.json"
-BASE_RANKS_FILE = "base_validation_ranks.npz"
-SELECTION_FILE = "selection.json"
-CURVE_FILE = "training_curve.png"
 GPU_PAD_MULTIPLE = 16  # token widths on GPU are rounded up to this (see model.set_pad_to_multiple_of)
-# options that may differ between a run and its resume
-RESUME_FREE = {"resume", "overwrite", "progress", "dataloader_workers", "eval_steps", "logging_steps", "save_total_limit",
-               "interpolation", "selection_confidence", "min_vote_pool", "cached_mini_batch"}
 # ---- loss, trainer ------------------------------------------------------------------------------
 
 def similarity_name(cfg: TrainConfig) -> str:
@@ -265,124 +258,6 @@ def training_arguments(cfg: TrainConfig, total_steps: int, block_size: int, layo
     return SentenceTransformerTrainingArguments(**kwargs)
 
 
-# ---- checkpoints, resume ------------------------------------------------------------------------
-
-def _prepare_out_dir(cfg: TrainConfig) -> Path | None:
-    """Check the output directory against --resume / --overwrite; returns the checkpoint to resume."""
-    out = Path(cfg.out)
-    saved = out / CONFIG_FILE
-    if cfg.overwrite:
-        shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
-        for name in (RESULT_FILE, CONFIG_FILE, BASE_FILE, BASE_RANKS_FILE, SELECTION_FILE, CURVE_FILE):
-            (out / name).unlink(missing_ok=True)
-    checkpoints = complete_checkpoints(out)
-    if not cfg.resume:
-        if checkpoints or (out / RESULT_FILE).exists():
-            raise ConfigError(f"{out} holds an earlier training run; pass --resume to continue it or --overwrite to start over")
-        return None
-    if saved.exists():
-        before = json.loads(saved.read_text())
-        now = cfg.to_dict()
-        changed = sorted(k for k in set(before) | set(now) if k not in RESUME_FREE and before.get(k) != now.get(k))
-        if changed:
-            raise ConfigError(f"--resume: options differ from the run in {out}: "
-                              + "; ".join(f"{k}: {before.get(k)!r} -> {now.get(k)!r}" for k in changed))
-    root = out / CHECKPOINTS
-    if root.is_dir():  # a checkpoint cut off while being written
-        for partial in root.glob("checkpoint-*"):
-            if partial.is_dir() and partial not in checkpoints:
-                log.warning("removing incomplete checkpoint %s", partial)
-                shutil.rmtree(partial, ignore_errors=True)
-    while checkpoints and (problem := checkpoint_problem(checkpoints[-1])):
-        damaged = checkpoints.pop()
-        log.warning("--resume: %s is damaged (%s); set aside as %s, resuming from the checkpoint before it",
-                    damaged, problem, set_aside(damaged).name)
-    if not checkpoints:
-        log.info("--resume: no usable checkpoint in %s; starting from the beginning", root)
-        return None
-    log.info("resuming from %s", checkpoints[-1])
-    return checkpoints[-1]
-
-
-# ---- selection: checkpoints and weight interpolations against the base ----------------------------
-
-_SELECTION_RULE = ("eligible = no validation task worse than the base beyond its paired bootstrap interval; "
-                   "selected = the WiSE-FT interpolation of the base with the last checkpoint if it is eligible and scores "
-                   "better than the base, else the eligible checkpoint (base included) with the lowest score")
-
-
-def _candidate(name: str, metrics: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    """A selection candidate from its (prefix-free) validation metrics."""
-    tasks = sorted({k[: -len("_change")] for k in metrics if k.endswith("_change")})
-    blocked = [t for t in tasks if metrics.get(f"{t}_blocks")]
-    return {"name": name, "score": metrics.get("score"), "eligible": bool(metrics.get("eligible", 1.0)), "blocked_by": blocked,
-            "changes": {t: [metrics[f"{t}_change"], metrics[f"{t}_change_low"], metrics[f"{t}_change_high"]] for t in tasks},
-            "validation": metrics, **extra}
-
-
-def _checkpoint_candidates(history: list[dict[str, Any]], base_scores: dict[str, float]) -> list[dict[str, Any]]:
-    """The base and every evaluated checkpoint, with which tasks blocked it (also logged)."""
-    out = [_candidate("base", base_scores)]
-    for h in history:
-        if PRIMARY_METRIC in h:
-            c = _candidate(f"checkpoint-{h['step']}", _validation_only(h), step=h["step"])
-            out.append(c)
-            if c["blocked_by"]:
-                log.info("%s not eligible: worse than the base on %s", c["name"], ", ".join(c["blocked_by"]))
-    return out
-
-
-def _interpolated_model(cfg: TrainConfig, checkpoint: Path, alpha: float, distance) -> SentenceTransformer:
-    """(1 - alpha) * base + alpha * checkpoint, as a model with the base's modules and settings."""
-    model = load_base_model(cfg.base_model, cfg.pooling, cfg.max_seq_length, cfg.trust_remote_code)
-    trained = SentenceTransformer(str(checkpoint), device=str(model.device), trust_remote_code=cfg.trust_remote_code)
-    model.load_state_dict(interpolate_state(model.state_dict(), trained.state_dict(), alpha))
-    model.similarity_fn_name = distance.similarity_fn_name
-    return model
-
-
-def _interpolation_candidate(cfg: TrainConfig, checkpoint: Path, alpha: float, evaluator: PartnerRankEvaluator,
-                             distance) -> tuple[dict[str, Any], SentenceTransformer]:
-    """The WiSE-FT interpolation of the base with ``checkpoint``, scored on validation: (candidate, model)."""
-    model = _interpolated_model(cfg, checkpoint, alpha, distance)
-    metrics = _validation_only(evaluator(model), prefix=f"{EVALUATOR_NAME}_")
-    c = _candidate(f"interpolation-{alpha:g}-{checkpoint.name}", metrics, alpha=alpha, checkpoint=checkpoint.name)
-    log.info("%s: score %.3f, %s", c["name"], c["score"], "eligible" if c["eligible"] else f"blocked by {', '.join(c['blocked_by'])}")
-    return c, model
-
-
-def _choose_final_model(cfg: TrainConfig, trainer: SentenceTransformerTrainer, candidates: list[dict[str, Any]],
-                        evaluator: PartnerRankEvaluator, distance, base_scores: dict[str, float]):
-    """(name, model, validation scores) of what the run hands over: see ``_SELECTION_RULE``."""
-    out, base_score = Path(cfg.out), base_scores["score"]
-    best_score, best_checkpoint = trainer.state.best_metric, trainer.state.best_model_checkpoint
-    if best_score is not None and math.isfinite(best_score) and best_score < base_score:
-        # the trainer reloaded the best eligible checkpoint (selection_score is +inf for ineligible ones)
-        selected = Path(best_checkpoint).name if best_checkpoint else f"checkpoint-{trainer.state.global_step}"
-        final_model = trainer.model
-        final_scores = next((_validation_only(h) for h in trainer.state.log_history
-                             if h.get(PRIMARY_METRIC) == best_score), {"score": best_score})
-    else:
-        selected, final_model, final_scores = "base", None, dict(base_scores)
-    last = complete_checkpoints(out)
-    if cfg.interpolation and last:
-        wise, wise_model = _interpolation_candidate(cfg, last[-1], cfg.interpolation, evaluator, distance)
-        candidates.append(wise)
-        if wise["eligible"] and wise["score"] < base_score:
-            selected, final_scores, final_model = wise["name"], wise["validation"], wise_model
-    for c in candidates:
-        c["selected"] = c["name"] == selected
-    if final_model is None:
-        log.warning("no candidate beat the untrained base model on validation without being worse on a task "
-                    "(best score %s vs base %.3f); saving the base model", "none" if best_score is None else f"{best_score:.3f}",
-                    base_score)
-        final_model = load_base_model(cfg.base_model, cfg.pooling, cfg.max_seq_length, cfg.trust_remote_code)
-        final_model.similarity_fn_name = distance.similarity_fn_name
-    else:
-        log.info("selected %s: validation score %.3f (base %.3f)", selected, final_scores["score"], base_score)
-    return selected, final_model, final_scores
-
-
 # ---- results ------------------------------------------------------------------------------------
 
 @dataclass
@@ -402,64 +277,6 @@ class TrainResult:
     @property
     def improved(self) -> bool:
         return self.selected != "base"
-
-
-def _validation_only(metrics: dict[str, Any], prefix: str = f"eval_{EVALUATOR_NAME}_") -> dict[str, float]:
-    """The validation metrics without their prefix (the trainer's ``eval_validation_``, or the evaluator's own)."""
-    return {k[len(prefix):]: float(v) for k, v in metrics.items() if k.startswith(prefix)}
-
-
-def _peak_memory() -> dict[str, float]:
-    out = {"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
-    if torch.cuda.is_available():
-        out["peak_gpu_allocated_mb"] = torch.cuda.max_memory_allocated() / 2**20
-    return out
-
-
-def plot_curve(history: list[dict[str, Any]], base_scores: dict[str, float] | None, path: Path, selected: str | None = None) -> None:
-    """Training loss, distances, and every validation task's change vs the base model, as a PNG.
-
-    The third panel shows each task's mean rank relative to the base (0 = the base model, below =
-    better), the selection score, and a vertical line at the checkpoint that was kept.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    train = [h for h in history if "loss" in h]
-    evals = [h for h in history if SCORE_METRIC in h]
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
-    for key in ("loss", "triplet", "infonce", "l2"):
-        pts = [(h["step"], h[key]) for h in train if key in h]
-        if pts:
-            axes[0].plot(*zip(*pts), label=key)
-    axes[0].set_title("training loss")
-    for key in ("d_ap", "d_an"):
-        pts = [(h["step"], h[key]) for h in train if key in h]
-        if pts:
-            axes[1].plot(*zip(*pts), label={"d_ap": "d(a,p)", "d_an": "d(a,n)"}[key])
-    axes[1].set_title("mean distances")
-    base_scores = base_scores or {}
-    prefix = f"eval_{EVALUATOR_NAME}_"
-    tasks = sorted({k[len(prefix):-len("_mean_rank")] for h in evals for k in h if k.startswith(prefix) and k.endswith("_mean_rank")
-                    and k != f"{prefix}mean_rank"})
-    for key, label, style in [(f"{t}_mean_rank", t, "-") for t in tasks] + [("score", "selection score", "--")]:
-        ref = base_scores.get(key)
-        pts = [(h["step"], 100 * (h[prefix + key] / ref - 1)) for h in evals if prefix + key in h and ref]
-        if pts:
-            axes[2].plot(*zip(*pts), style, marker="o", label=label)
-    axes[2].axhline(0, color="grey", linestyle=":", label="base model")
-    if selected and selected.startswith("checkpoint-"):
-        axes[2].axvline(int(selected.split("-")[1]), color="black", linewidth=0.8, label=f"kept: {selected}")
-    axes[2].set_title(f"validation mean rank vs base, % (lower is better)\nkept: {selected or '?'}", fontsize=9)
-    for ax in axes:
-        ax.set_xlabel("step")
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 # ---- the run ------------------------------------------------------------------------------------
@@ -494,6 +311,74 @@ def _finished_result(out: Path) -> TrainResult:
                        warnings=data.get("health_warnings", []), metrics=data)
 
 
+def _open_run_dir(cfg: TrainConfig, args) -> Path | None:
+    """The output directory checked against --resume / --overwrite (by the main process; the config is
+    saved there); returns the checkpoint to resume from, the same on every rank."""
+    out = Path(cfg.out)
+    resume_from: Path | None = None
+    with args.main_process_first(local=False, desc="output directory"):
+        if args.process_index == 0:
+            out.mkdir(parents=True, exist_ok=True)
+            resume_from = prepare_out_dir(cfg)
+            (out / CONFIG_FILE).write_text(json.dumps(cfg.to_dict(), indent=2))
+    if args.process_index != 0:
+        found = complete_checkpoints(out) if cfg.resume else []
+        resume_from = found[-1] if found else None
+    return resume_from
+
+
+def _validate_base(trainer: SentenceTransformerTrainer, evaluator: PartnerRankEvaluator, out: Path, resuming: bool,
+                   main: bool) -> dict[str, float]:
+    """The untrained base model's validation scores and per-query ranks (kept in ``out``, read back on
+    resume); every rank then compares candidates with the same base ranks."""
+    base_path, ranks_path = out / BASE_FILE, out / BASE_RANKS_FILE
+    if resuming and base_path.exists() and ranks_path.exists():
+        base_scores = json.loads(base_path.read_text())
+    else:
+        log.info("validating the untrained base model (a candidate in checkpoint selection)")
+        base_scores = validation_only(trainer.evaluate())
+        if main:
+            base_path.write_text(json.dumps(base_scores, indent=2))
+            evaluator.save_base_ranks(ranks_path)
+    trainer.accelerator.wait_for_everyone()
+    evaluator.load_base_ranks(ranks_path)
+    return base_scores
+
+
+def _hand_over(cfg: TrainConfig, trainer: SentenceTransformerTrainer, evaluator: PartnerRankEvaluator, selector: ParetoSelector,
+               loss: torch.nn.Module, monitor: HealthMonitor, distance, processing, base_scores: dict[str, float],
+               candidates: list[dict[str, Any]], run: dict[str, Any]) -> TrainResult:
+    """Main process, after training: choose and save the model the run hands over, then its metrics,
+    ``selection.json``, curve and card."""
+    out = Path(cfg.out)
+    restore_processing(trainer.model, processing)
+    selected, final_model, final_scores = choose_final_model(cfg, trainer, candidates, evaluator, distance, base_scores)
+    (out / SELECTION_FILE).write_text(json.dumps({"selected": selected, "rule": SELECTION_RULE, "candidates": candidates}, indent=2))
+    final_model.save(str(out))
+    best_score = trainer.state.best_metric
+    metrics = {
+        "status": "complete",
+        "selected": selected,
+        "base_model": cfg.base_model,
+        "pooling": pooling_mode(final_model),
+        "similarity": distance.similarity_fn_name,
+        "loss": loss.get_config_dict() | {"name": type(loss).__name__},
+        "validation": {"base": base_scores, "final": final_scores, "best_checkpoint": best_score,
+                       "pool_sizes": evaluator.pool_sizes, "voting_tasks": selector.voting_tasks(evaluator.base_ranks or {}),
+                       "confidence": cfg.selection_confidence},
+        "selection": {"rule": SELECTION_RULE, "candidates": candidates},
+        "steps": trainer.state.global_step,
+        **run,
+        "health_warnings": monitor.warnings,
+        "config": cfg.to_dict(),
+        "log_history": trainer.state.log_history,
+    }
+    write_run_outputs(out, metrics, RESULT_FILE, CURVE_FILE)
+    return TrainResult(out=out, selected=selected, base_validation=base_scores, final_validation=final_scores,
+                       best_checkpoint_validation=best_score, steps=trainer.state.global_step,
+                       examples_per_second=run["examples_per_second"], warnings=list(monitor.warnings), metrics=metrics)
+
+
 def train(cfg: TrainConfig) -> TrainResult:
     """Train a SemCSE model as ``cfg`` says; returns what was selected and the validation scores.
 
@@ -520,15 +405,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     main = args.process_index == 0
     if not main:  # one log for the run, from the main process
         logging.getLogger("semcse").setLevel(logging.WARNING)
-    resume_from: Path | None = None
-    with args.main_process_first(local=False, desc="output directory"):
-        if main:
-            out.mkdir(parents=True, exist_ok=True)
-            resume_from = _prepare_out_dir(cfg)
-            (out / CONFIG_FILE).write_text(json.dumps(cfg.to_dict(), indent=2))
-    if not main:
-        found = complete_checkpoints(out) if cfg.resume else []
-        resume_from = found[-1] if found else None
+    resume_from = _open_run_dir(cfg, args)
 
     train_dataset, mix = build_train_dataset(data.builder, blocks)
     log.info("positive mix (epoch 0): %s (requested %s); anchors %s%s; %d triplets per epoch, %d epoch block(s), %d steps",
@@ -551,71 +428,22 @@ def train(cfg: TrainConfig) -> TrainResult:
     trainer = SemCSETrainer(model=model, args=args, train_dataset=train_dataset, loss=loss, evaluator=evaluator,
                             callbacks=[timer], health=monitor, show_progress=cfg.progress)
 
-    base_path, ranks_path = out / BASE_FILE, out / BASE_RANKS_FILE
-    if resume_from is not None and base_path.exists() and ranks_path.exists():
-        base_scores = json.loads(base_path.read_text())
-    else:
-        log.info("validating the untrained base model (a candidate in checkpoint selection)")
-        base_scores = _validation_only(trainer.evaluate())
-        if main:
-            base_path.write_text(json.dumps(base_scores, indent=2))
-            evaluator.save_base_ranks(ranks_path)
-    trainer.accelerator.wait_for_everyone()  # every rank compares with the same base ranks, read back from disk
-    evaluator.load_base_ranks(ranks_path)
+    base_scores = _validate_base(trainer, evaluator, out, resume_from is not None, main)
 
     output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
-    best_score = trainer.state.best_metric
-    steps_done = trainer.state.global_step
-    candidates = _checkpoint_candidates(trainer.state.log_history, base_scores)
+    candidates = checkpoint_candidates(trainer.state.log_history, base_scores)
     examples_per_second = (timer.steps * cfg.batch_size * cfg.gradient_accumulation_steps * args.world_size / timer.seconds
                            if timer.seconds > 0 else None)
 
-    result: TrainResult | None = None
+    result = None
     if main:
-        restore_processing(trainer.model, processing)
-        selected, final_model, final_scores = _choose_final_model(cfg, trainer, candidates, evaluator, distance, base_scores)
-        (out / SELECTION_FILE).write_text(json.dumps({"selected": selected, "rule": _SELECTION_RULE, "candidates": candidates}, indent=2))
-        final_model.save(str(out))
-        history = trainer.state.log_history
-        metrics = {
-            "status": "complete",
-            "selected": selected,
-            "base_model": cfg.base_model,
-            "pooling": pooling_mode(final_model),
-            "similarity": distance.similarity_fn_name,
-            "loss": loss.get_config_dict() | {"name": type(loss).__name__},
-            "validation": {"base": base_scores, "final": final_scores, "best_checkpoint": best_score,
-                           "pool_sizes": evaluator.pool_sizes, "voting_tasks": selector.voting_tasks(evaluator.base_ranks or {}),
-                           "confidence": cfg.selection_confidence},
-            "selection": {"rule": _SELECTION_RULE, "candidates": candidates},
-            "steps": steps_done,
-            "steps_per_epoch": steps_per_epoch,
-            "examples_per_epoch": examples_per_epoch,
-            "examples_per_second": examples_per_second,
-            "train_runtime_s": output.metrics.get("train_runtime"),
-            "wall_time_s": time.time() - started,
-            "memory": _peak_memory(),
-            "world_size": args.world_size,
-            "data": data.report.to_dict(),
-            "corpus": data.corpus_report,
-            "positive_mix": mix,
-            "hard_negatives": mining,
-            "summary_filter": filtering,
-            "health_warnings": monitor.warnings,
-            "config": cfg.to_dict(),
-            "log_history": history,
-        }
-        (out / RESULT_FILE).write_text(json.dumps(metrics, indent=2, default=str))
-        try:
-            plot_curve(history, base_scores, out / CURVE_FILE, selected)
-        except Exception as exc:  # a plot must never fail a finished training
-            log.warning("could not draw the training curve: %s", exc)
-        from semcse.training.model_card import append_semcse_section
-
-        append_semcse_section(out / "README.md", metrics)
-        result = TrainResult(out=out, selected=selected, base_validation=base_scores, final_validation=final_scores,
-                             best_checkpoint_validation=best_score, steps=steps_done, examples_per_second=examples_per_second,
-                             warnings=list(monitor.warnings), metrics=metrics)
+        result = _hand_over(cfg, trainer, evaluator, selector, loss, monitor, distance, processing, base_scores,
+                            candidates, run={
+                                "steps_per_epoch": steps_per_epoch, "examples_per_epoch": examples_per_epoch,
+                                "examples_per_second": examples_per_second, "train_runtime_s": output.metrics.get("train_runtime"),
+                                "wall_time_s": time.time() - started, "memory": peak_memory(), "world_size": args.world_size,
+                                "data": data.report.to_dict(), "corpus": data.corpus_report, "positive_mix": mix,
+                                "hard_negatives": mining, "summary_filter": filtering})
     trainer.accelerator.wait_for_everyone()
     if result is None:  # other ranks: read what the main process wrote
         result = _finished_result(out)

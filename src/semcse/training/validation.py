@@ -119,3 +119,15 @@ class PartnerRankEvaluator(SentenceEvaluator):
     def load_base_ranks(self, path) -> None:
         with np.load(path) as f:
             self.base_ranks = {k: f[k] for k in f.files}
+
+
+# ---- metric names in the trainer's logs ----------------------------------------------------------
+
+EVALUATOR_NAME = "validation"
+PRIMARY_METRIC = f"eval_{EVALUATOR_NAME}_selection_score"  # +inf for a checkpoint worse than the base on a task
+SCORE_METRIC = f"eval_{EVALUATOR_NAME}_score"
+
+
+def validation_only(metrics: dict[str, Any], prefix: str = f"eval_{EVALUATOR_NAME}_") -> dict[str, float]:
+    """The validation metrics without their prefix (the trainer's ``eval_validation_``, or the evaluator's own)."""
+    return {k[len(prefix):]: float(v) for k, v in metrics.items() if k.startswith(prefix)}
