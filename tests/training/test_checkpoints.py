@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from semcse.training.checkpoints import checkpoint_problem, complete_checkpoints
-from semcse.training.trainer import RESULT_FILE, train
+from semcse.training.checkpoints import RESULT_FILE
+from semcse.training.trainer import train
 
 
 @pytest.mark.slow

@@ -143,5 +143,3 @@ def prepare_out_dir(cfg: TrainConfig) -> Path | None:
     log.info("resuming from %s", checkpoints[-1])
     return checkpoints[-1]
 
-
-# ---- results ------------------------------------------------------------------------------------

@@ -49,9 +49,15 @@ def checkpoint_candidates(history: list[dict[str, Any]], base_scores: dict[str, 
 
 def interpolated_model(cfg: TrainConfig, checkpoint: Path, alpha: float, distance) -> SentenceTransformer:
     """(1 - alpha) * base + alpha * checkpoint, as a model with the base's modules and settings."""
-    model = load_base_model(cfg.base_model, cfg.pooling, cfg.max_seq_length, cfg.trust_remote_code)
+    model = _base_model(cfg, distance)
     trained = SentenceTransformer(str(checkpoint), device=str(model.device), trust_remote_code=cfg.trust_remote_code)
     model.load_state_dict(interpolate_state(model.state_dict(), trained.state_dict(), alpha))
+    return model
+
+
+def _base_model(cfg: TrainConfig, distance) -> SentenceTransformer:
+    """A fresh copy of the untrained base model, scoring with ``distance``."""
+    model = load_base_model(cfg.base_model, cfg.pooling, cfg.max_seq_length, cfg.trust_remote_code)
     model.similarity_fn_name = distance.similarity_fn_name
     return model
 
@@ -91,8 +97,7 @@ def choose_final_model(cfg: TrainConfig, trainer: SentenceTransformerTrainer, ca
         log.warning("no candidate beat the untrained base model on validation without being worse on a task "
                     "(best score %s vs base %.3f); saving the base model", "none" if best_score is None else f"{best_score:.3f}",
                     base_score)
-        final_model = load_base_model(cfg.base_model, cfg.pooling, cfg.max_seq_length, cfg.trust_remote_code)
-        final_model.similarity_fn_name = distance.similarity_fn_name
+        final_model = _base_model(cfg, distance)
     else:
         log.info("selected %s: validation score %.3f (base %.3f)", selected, final_scores["score"], base_score)
     return selected, final_model, final_scores

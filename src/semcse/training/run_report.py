@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from semcse.training.checkpoints import CURVE_FILE, RESULT_FILE
 from semcse.training.validation import EVALUATOR_NAME, SCORE_METRIC
 
 log = logging.getLogger(__name__)
@@ -68,13 +69,13 @@ def plot_curve(history: list[dict[str, Any]], base_scores: dict[str, float] | No
     plt.close(fig)
 
 
-def write_run_outputs(out: Path, metrics: dict[str, Any], result_file: str, curve_file: str) -> None:
-    """``metrics`` as JSON, the training curve (never failing a finished run) and the model card's SemCSE section."""
+def write_run_outputs(out: Path, metrics: dict[str, Any]) -> None:
+    """``metrics`` as JSON (``semcse_train.json``), the training curve (never failing a finished run) and the model card's SemCSE section."""
     from semcse.training.model_card import append_semcse_section
 
-    (out / result_file).write_text(json.dumps(metrics, indent=2, default=str))
+    (out / RESULT_FILE).write_text(json.dumps(metrics, indent=2, default=str))
     try:
-        plot_curve(metrics["log_history"], metrics["validation"]["base"], out / curve_file, metrics["selected"])
+        plot_curve(metrics["log_history"], metrics["validation"]["base"], out / CURVE_FILE, metrics["selected"])
     except Exception as exc:  # a plot must never fail a finished training
         log.warning("could not draw the training curve: %s", exc)
     append_semcse_section(out / "README.md", metrics)

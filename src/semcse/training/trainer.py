@@ -29,9 +29,8 @@ from sentence_transformers import SentenceTransformer, SentenceTransformerTraine
 from semcse.config import ConfigError, TrainConfig
 from semcse.similarity import get_distance
 from semcse.sentences import SPLITTERS
-from semcse.training.checkpoints import (  # noqa: F401  (run files re-exported)
-    BASE_FILE, BASE_RANKS_FILE, CHECKPOINTS, CONFIG_FILE, CURVE_FILE, RESULT_FILE, RESUME_FREE, SELECTION_FILE,
-    complete_checkpoints, prepare_out_dir,
+from semcse.training.checkpoints import (
+    BASE_FILE, BASE_RANKS_FILE, CHECKPOINTS, CONFIG_FILE, RESULT_FILE, SELECTION_FILE, complete_checkpoints, prepare_out_dir,
 )
 from semcse.training.data import TrainingData, load_summaries, prepare_data  # noqa: F401  (re-exported)
 from semcse.training.examples import TrainingDataError
@@ -45,10 +44,8 @@ from semcse.training.prepared import cached_array
 from semcse.training.selection import ParetoSelector
 from semcse.training.summary_filter import SUMMARY_FILTER, round_trip_filter
 from semcse.training.final_model import SELECTION_RULE, checkpoint_candidates, choose_final_model
-from semcse.training.run_report import peak_memory, plot_curve, write_run_outputs  # noqa: F401  (plot_curve re-exported)
-from semcse.training.validation import (  # noqa: F401  (metric names re-exported)
-    EVALUATOR_NAME, PRIMARY_METRIC, SCORE_METRIC, PartnerRankEvaluator, validation_only, validation_pairs,
-)
+from semcse.training.run_report import peak_memory, write_run_outputs
+from semcse.training.validation import EVALUATOR_NAME, PRIMARY_METRIC, PartnerRankEvaluator, validation_only, validation_pairs
 
 log = logging.getLogger(__name__)
 
@@ -373,7 +370,7 @@ def _hand_over(cfg: TrainConfig, trainer: SentenceTransformerTrainer, evaluator:
         "config": cfg.to_dict(),
         "log_history": trainer.state.log_history,
     }
-    write_run_outputs(out, metrics, RESULT_FILE, CURVE_FILE)
+    write_run_outputs(out, metrics)
     return TrainResult(out=out, selected=selected, base_validation=base_scores, final_validation=final_scores,
                        best_checkpoint_validation=best_score, steps=trainer.state.global_step,
                        examples_per_second=run["examples_per_second"], warnings=list(monitor.warnings), metrics=metrics)
