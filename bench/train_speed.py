@@ -70,7 +70,7 @@ def _run_variant(variant: str, args: argparse.Namespace) -> dict:
     from semcse.config import TrainConfig
     from semcse.similarity import EuclideanDistance
     from semcse.training.losses import SemCSETripletLoss
-    from semcse.training.trainer import SemCSETrainer, _precision, training_arguments
+    from semcse.training.trainer import SemCSETrainer, precision_arguments, training_arguments
 
     rows = args.steps * args.batch_size
     columns = _triplet_rows(Path(args.data), args.papers, rows, args.seed)
@@ -133,7 +133,7 @@ def _run_variant(variant: str, args: argparse.Namespace) -> dict:
         train_args = SentenceTransformerTrainingArguments(
             output_dir=cfg.out, max_steps=args.steps, per_device_train_batch_size=args.batch_size, learning_rate=2e-5,
             weight_decay=cfg.weight_decay, logging_steps=10**6, report_to="none", disable_tqdm=True,
-            dataloader_pin_memory=cuda, **_precision(cfg), **{k: v for k, v in common.items() if k != "metric_for_best_model"})
+            dataloader_pin_memory=cuda, **precision_arguments(cfg), **{k: v for k, v in common.items() if k != "metric_for_best_model"})
         dataset = Dataset.from_dict({k: columns[k] for k in ("anchor", "positive", "negative")})
         loss = TripletLoss(model, distance_metric=TripletDistanceMetric.EUCLIDEAN, triplet_margin=0.2)
         trainer = SentenceTransformerTrainer(model=model, args=train_args, train_dataset=dataset, loss=loss, callbacks=[timer])

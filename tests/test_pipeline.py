@@ -29,6 +29,10 @@ def test_config_roundtrip_through_toml(tmp_path):
     # training reads the whole split: unsummarised papers top up its validation pools (capped by the budget)
     assert back.summarize.corpus.limit == 12 and back.train.corpus.limit is None and back.train.max_validation_papers == 200
     assert resolve(back) == back  # resolving again changes nothing: the file repeats the run exactly
+    # base and trained model are scored at one length: a known base model's (all-MiniLM-L6-v2: 256), else 512
+    assert resolve(cfg.replace(base_model="sentence-transformers/all-MiniLM-L6-v2")).evaluate.max_seq_length == 256
+    assert resolve(cfg.replace(base_model="some/unknown-encoder")).evaluate.max_seq_length == 512
+    assert resolve(cfg.replace(evaluate=cfg.evaluate.replace(max_seq_length=300))).evaluate.max_seq_length == 300
 
 
 def test_bad_config(tmp_path):

@@ -90,8 +90,19 @@ def resolve(cfg: RunConfig) -> RunConfig:
         **preset_train, corpus=train_corpus.replace(limit=None), summaries=(str(out / "summaries"),), out=str(out / "model"), base_model=base, max_steps=knobs["steps"],
         batch_size=knobs["batch_size"], max_seq_length=knobs["max_seq_length"], resume=True, seed=cfg.seed,
     )
-    evaluate = cfg.evaluate.replace(pool_size=knobs["pool_size"], seed=cfg.seed, max_seq_length=cfg.evaluate.max_seq_length)
+    # base and trained model are scored at one length (else a known base gets its table length, the trained copy 512)
+    evaluate = cfg.evaluate.replace(pool_size=knobs["pool_size"], seed=cfg.seed,
+                                    max_seq_length=cfg.evaluate.max_seq_length or evaluation_length(base))
     return cfg.replace(base_model=base, summarize=summarize, train=train, evaluate=evaluate, **knobs)
+
+
+def evaluation_length(base_model: str) -> int:
+    """Tokens both models of a run are evaluated at: the known base model's length, else the evaluation default."""
+    from semcse.encode import find_known_model
+    from semcse.evaluation.run import EVALUATION_MAX_LENGTH
+
+    known = find_known_model(base_model)
+    return known.max_seq_length if known is not None else EVALUATION_MAX_LENGTH
 
 
 def write_config(cfg: RunConfig, path: Path) -> None:
@@ -343,6 +354,7 @@ def write_report(cfg: RunConfig, out: Path, split: dict, sstats: dict, tres, hel
         f"rejected: {sstats['store']['rejected_by_reason'] or 'none'})",
         f"- base model: `{cfg.base_model}`",
         f"- trained model: `{out / 'model'}` (selected: {tres.selected}; loads with `SentenceTransformer(path)`)",
+        f"- evaluation: both models at {cfg.evaluate.max_seq_length or 'their own'} tokens",
         "", "## Stage times", "", _md(["stage", "seconds (this run)", "seconds (all runs)"],
                                       [[k, str(v.get("seconds", "")), str(v.get("seconds_total", ""))] for k, v in stage_times.items()]),
     ]

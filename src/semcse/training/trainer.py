@@ -131,7 +131,8 @@ class _StepTimer(TrainerCallback):
             self._t = None
 
 
-def _precision(cfg: TrainConfig) -> dict[str, bool]:
+def precision_arguments(cfg: TrainConfig) -> dict[str, bool]:
+    """The ``bf16``/``fp16`` training arguments for ``cfg.precision`` (``auto``: bf16 where the GPU has it)."""
     if cfg.precision == "fp32":
         return {"bf16": False, "fp16": False}
     if cfg.precision in ("bf16", "fp16"):
@@ -249,7 +250,7 @@ def training_arguments(cfg: TrainConfig, total_steps: int, block_size: int, layo
                                         layout=LayoutRef(layout) if layout is not None else None),
         ddp_backend="gloo" if distributed_cpu else None,
         use_cpu=distributed_cpu,  # accelerate runs several CPU processes (gloo) only when told so
-        **_precision(cfg),
+        **precision_arguments(cfg),
     )
     kwargs.update(overrides)
     return SentenceTransformerTrainingArguments(**kwargs)
@@ -342,12 +343,14 @@ def _validate_base(trainer: SentenceTransformerTrainer, evaluator: PartnerRankEv
     return base_scores
 
 
-def _hand_over(cfg: TrainConfig, trainer: SentenceTransformerTrainer, evaluator: PartnerRankEvaluator, selector: ParetoSelector,
-               loss: torch.nn.Module, monitor: HealthMonitor, distance, processing, base_scores: dict[str, float],
+def _hand_over(cfg: TrainConfig, trainer: SemCSETrainer, processing, base_scores: dict[str, float],
                candidates: list[dict[str, Any]], run: dict[str, Any]) -> TrainResult:
     """Main process, after training: choose and save the model the run hands over, then its metrics,
-    ``selection.json``, curve and card."""
+    ``selection.json``, curve and card. The evaluator (with its distance and selector), the loss and
+    the health monitor are the trainer's."""
     out = Path(cfg.out)
+    evaluator, loss = trainer.evaluator, trainer.loss
+    distance, selector = evaluator.distance, evaluator.selector
     restore_processing(trainer.model, processing)
     selected, final_model, final_scores = choose_final_model(cfg, trainer, candidates, evaluator, distance, base_scores)
     (out / SELECTION_FILE).write_text(json.dumps({"selected": selected, "rule": SELECTION_RULE, "candidates": candidates}, indent=2))
@@ -366,14 +369,14 @@ def _hand_over(cfg: TrainConfig, trainer: SentenceTransformerTrainer, evaluator:
         "selection": {"rule": SELECTION_RULE, "candidates": candidates},
         "steps": trainer.state.global_step,
         **run,
-        "health_warnings": monitor.warnings,
+        "health_warnings": trainer.health.warnings,
         "config": cfg.to_dict(),
         "log_history": trainer.state.log_history,
     }
     write_run_outputs(out, metrics)
     return TrainResult(out=out, selected=selected, base_validation=base_scores, final_validation=final_scores,
                        best_checkpoint_validation=best_score, steps=trainer.state.global_step,
-                       examples_per_second=run["examples_per_second"], warnings=list(monitor.warnings), metrics=metrics)
+                       examples_per_second=run["examples_per_second"], warnings=list(trainer.health.warnings), metrics=metrics)
 
 
 def train(cfg: TrainConfig) -> TrainResult:
@@ -434,8 +437,7 @@ def train(cfg: TrainConfig) -> TrainResult:
 
     result = None
     if main:
-        result = _hand_over(cfg, trainer, evaluator, selector, loss, monitor, distance, processing, base_scores,
-                            candidates, run={
+        result = _hand_over(cfg, trainer, processing, base_scores, candidates, run={
                                 "steps_per_epoch": steps_per_epoch, "examples_per_epoch": examples_per_epoch,
                                 "examples_per_second": examples_per_second, "train_runtime_s": output.metrics.get("train_runtime"),
                                 "wall_time_s": time.time() - started, "memory": peak_memory(), "world_size": args.world_size,
