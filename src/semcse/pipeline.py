@@ -29,7 +29,7 @@ import numpy as np
 from semcse.config import ConfigError, CorpusConfig, RunConfig, TrainConfig, load_config_file
 from semcse.corpus import Corpus, load_corpus
 from semcse.fileio import atomic_open, atomic_write_json, atomic_write_text
-from semcse.summaries.backends.openai_compat import stable_int
+from semcse.hashing import stable_int
 
 log = logging.getLogger(__name__)
 

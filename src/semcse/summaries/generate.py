@@ -19,9 +19,9 @@ from typing import Any
 from semcse.config import ConfigError, SummarizeConfig
 from semcse.corpus import Corpus, Paper, load_corpus
 from semcse.fileio import atomic_write_json
+from semcse.hashing import stable_int
 from semcse.progress import Progress
 from semcse.summaries.backends.base import Backend, BackendError, PaperJob, Request
-from semcse.summaries.backends.openai_compat import stable_int
 from semcse.summaries.clean import RejectionCounter, TextFilter, clean_text
 from semcse.summaries.prompts import PromptSet, load_prompt_set
 from semcse.summaries.store import SummaryRecord, SummaryStore

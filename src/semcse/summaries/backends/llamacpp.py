@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from semcse.config import SamplingConfig
+from semcse.hashing import stable_int
 from semcse.summaries.backends.base import BackendError, Generation, PaperJob, Request
-from semcse.summaries.backends.openai_compat import stable_int
 
 log = logging.getLogger(__name__)
 

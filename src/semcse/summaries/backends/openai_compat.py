@@ -8,22 +8,16 @@ flight. Timeouts, connection errors, 429 and 5xx are retried with exponential ba
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Iterable, Iterator
 
 from semcse.config import SamplingConfig
+from semcse.hashing import stable_int
 from semcse.summaries.backends.base import BackendError, Generation, PaperJob, Request
 
 log = logging.getLogger(__name__)
-
-
-def stable_int(*parts: object, bits: int = 31) -> int:
-    """A process-independent hash of ``parts`` (Python's ``hash`` is salted per process)."""
-    digest = hashlib.sha1("\x1f".join(map(str, parts)).encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") % (1 << bits)
 
 
 def request_body(model: str, req: Request, sampling: SamplingConfig, paper_id: str) -> dict:

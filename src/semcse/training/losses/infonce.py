@@ -9,10 +9,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from semcse import SEMCSE_CITATION
 from semcse.similarity import CosineDistance
 from semcse.training.health import HealthStats
 from semcse.training.losses._batch import embed_triplets, in_batch_negative_mask, l2_term
-from semcse.training.losses.triplet import SEMCSE_CITATION
 
 
 class SemCSEInfoNCELoss(nn.Module):

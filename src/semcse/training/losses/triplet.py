@@ -9,20 +9,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from semcse import SEMCSE_CITATION
 from semcse.similarity import EuclideanDistance
 from semcse.training.health import HealthStats
 from semcse.training.losses._batch import embed_triplets, in_batch_negative_mask, l2_term
-
-SEMCSE_CITATION = """
-@inproceedings{brinner2025semcse,
-    title={SemCSE: Semantic Contrastive Sentence Embeddings Using LLM-Generated Summaries For Scientific Abstracts},
-    author={Marc Brinner and Sina Zarrie{\\ss}},
-    booktitle={Proceedings of EMNLP 2025},
-    year={2025},
-    eprint={2507.13105},
-    archivePrefix={arXiv}
-}
-"""
 
 
 class SemCSETripletLoss(nn.Module):
