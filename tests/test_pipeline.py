@@ -43,6 +43,21 @@ def test_bad_config(tmp_path):
         read_config(tmp_path / "c.toml")
 
 
+def test_unreadable_corpus_leaves_no_run_folder(tmp_path):
+    from semcse.pipeline import run
+
+    bad = tmp_path / "papers.jsonl"
+    bad.write_text('{"id": "p1", "title": "A", "abstract": "Text."}\n{not json\n', encoding="utf-8")
+    with pytest.raises(Exception, match="papers.jsonl"):
+        run(RunConfig(corpus=CorpusConfig(source=str(bad)), out=str(tmp_path / "r"), benchmark_tasks=()))
+    assert not (tmp_path / "r").exists()
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    with pytest.raises(Exception, match="papers.jsonl"):
+        run(RunConfig(corpus=CorpusConfig(source=str(bad)), out=str(kept), benchmark_tasks=()))
+    assert kept.is_dir()  # a folder the user made is never removed
+
+
 def test_config_file_is_read_whole_and_typed(tmp_path):
     path = tmp_path / "c.toml"
     path.write_text('[run]\nout = "x"\nsteps = 7\n[train]\nlearning_rate = 1e-5\n[summarize]\nconcurrency = 3\n')

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -214,6 +215,7 @@ def run(cfg: RunConfig) -> RunResult:
 
     cfg = resolve(cfg)
     out = Path(cfg.out)
+    fresh = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     cfg_path = out / "config.toml"
     if cfg_path.exists():
@@ -235,10 +237,15 @@ def run(cfg: RunConfig) -> RunResult:
         info = {"corpus": corpus.report.to_dict(), "train_papers": len(train_papers), "heldout_papers": len(held),
                 "has_titles": sum(p.title is not None for p in held) >= 0.8 * len(held),
                 "labels": len({lab for p in held for lab in (p.labels or [])})}
-        (data / "split.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
+        atomic_write_json(data / "split.json", info)
         return info
 
-    split = stages.run("split", do_split) if not stages.done("split") else json.loads((data / "split.json").read_text())
+    try:
+        split = stages.run("split", do_split) if not stages.done("split") else json.loads((data / "split.json").read_text())
+    except Exception:
+        if fresh:  # a corpus that cannot be read leaves no half-made run folder behind
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     sres = stages.run("summarize", summarize, cfg.summarize)
     if not sres.ok:
         raise RuntimeError(f"summarize stopped: {sres.error}; rerun `semcse run` with the same options to continue")

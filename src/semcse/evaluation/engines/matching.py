@@ -6,7 +6,7 @@ ranks all candidates of the pool by the model's own distance and the score is th
 rank of its partner (lower is better), with MRR and recall@1.
 
 Views: ``title``, ``abstract``, ``text`` (title + abstract), ``first_half`` / ``second_half`` (the
-abstract split by sentences: the first ceil(n/2) sentences and the rest), ``field:NAME`` (a string or
+abstract split by sentences: the first floor(n/2) sentences and the rest, as ``semcse.sentences.split_halves``), ``field:NAME`` (a string or
 list of strings in the data), ``generated`` (texts of a ``semcse summarize --task queries`` run,
 ``queries_from``, filtered by ``query_prompts``).
 """
