@@ -37,3 +37,10 @@ def test_debug_adds_the_traceback_to_an_input_error(tmp_path):
     for res in (plain, debug):
         assert res.returncode == 2 and "not a readable Parquet file" in res.stderr
     assert "Traceback" not in plain.stderr and "Traceback" in debug.stderr
+
+
+def test_version():
+    from semcse import __version__
+
+    res = subprocess.run(SEMCSE + ["--version"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and res.stdout.strip() == f"semcse {__version__}"

@@ -32,9 +32,19 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from semcse import __version__
+
+        typer.echo(f"semcse {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
-          debug: bool = typer.Option(False, "--debug", help="Print the traceback behind an error message.")) -> None:
+          debug: bool = typer.Option(False, "--debug", help="Print the traceback behind an error message."),
+          version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
     if debug:
         os.environ[DEBUG_ENV] = "1"  # also seen by spawned children
     if not verbose:  # model-loading bars of transformers / hub; our own progress stays

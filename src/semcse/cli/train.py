@@ -22,7 +22,7 @@ _D = TrainConfig()
 def train_cmd(
     corpus: Optional[str] = typer.Option(None, help="Corpus: JSONL/CSV/TSV/Parquet file, datasets directory or hub dataset id."),
     summaries: list[str] = typer.Option([], help="Summary store run directory or {id, summaries} JSONL file (repeatable)."),
-    base_model: Optional[str] = typer.Option(None, help="Encoder to train: hub id or local path (any Hugging Face encoder)."),
+    base_model: Optional[str] = typer.Option(None, help="Encoder to train: hub id or local path (any Hugging Face encoder); default all-MiniLM-L6-v2."),
     out: Optional[Path] = typer.Option(None, help="Output directory: the trained model, checkpoints, metrics."),
     fmt: Optional[str] = typer.Option(None, "--format", help="Corpus format if the suffix does not tell."),
     split: Optional[str] = typer.Option(None, help="Split of a datasets directory / hub dataset."),
@@ -91,8 +91,11 @@ def train_cmd(
         _fail("--corpus is required")
     if not summaries:
         _fail("--summaries is required (a summary store run directory or a JSONL file)")
-    if not base_model:
-        _fail("--base-model is required (a hub id or a local path)")
+    if not base_model:  # as `semcse run`: the offline all-MiniLM-L6-v2 where its package is installed
+        from semcse.pipeline import default_base_model
+
+        base_model = default_base_model()
+        typer.echo(f"base model: {base_model} (the default; choose another with --base-model)", err=True)
     if out is None:
         _fail("--out is required")
     from semcse.corpus import CorpusError
