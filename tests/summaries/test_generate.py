@@ -35,7 +35,9 @@ def test_cli_run_then_rerun_does_nothing(tmp_path, data_root):
     assert "summaries/s" in first.stderr and "tokens/s" in first.stderr
     second = _cli(args)
     assert second.returncode == 0 and "nothing to generate" in second.stderr
-    assert json.loads((out / "stats.json").read_text())["this_run"]["generated"] == 0
+    again = json.loads((out / "stats.json").read_text())
+    assert again["this_run"]["generated"] == 0
+    assert again["model"] == stats["model"]  # named from the records, not "None"
     assert len(SummaryStore(out)) == 12
 
 

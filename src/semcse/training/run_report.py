@@ -42,11 +42,13 @@ def plot_curve(history: list[dict[str, Any]], base_scores: dict[str, float] | No
         if pts:
             axes[0].plot(*zip(*pts), label=key)
     axes[0].set_title("training loss")
+    axes[0].set_ylabel("loss")
     for key in ("d_ap", "d_an"):
         pts = [(h["step"], h[key]) for h in train if key in h]
         if pts:
             axes[1].plot(*zip(*pts), label={"d_ap": "d(a,p)", "d_an": "d(a,n)"}[key])
     axes[1].set_title("mean distances")
+    axes[1].set_ylabel("distance")
     base_scores = base_scores or {}
     prefix = f"eval_{EVALUATOR_NAME}_"
     tasks = sorted({k[len(prefix):-len("_mean_rank")] for h in evals for k in h if k.startswith(prefix) and k.endswith("_mean_rank")
@@ -56,6 +58,7 @@ def plot_curve(history: list[dict[str, Any]], base_scores: dict[str, float] | No
         pts = [(h["step"], 100 * (h[prefix + key] / ref - 1)) for h in evals if prefix + key in h and ref]
         if pts:
             axes[2].plot(*zip(*pts), style, marker="o", label=label)
+    axes[2].set_ylabel("change vs base, %")
     axes[2].axhline(0, color="grey", linestyle=":", label="base model")
     if selected and selected.startswith("checkpoint-"):
         axes[2].axvline(int(selected.split("-")[1]), color="black", linewidth=0.8, label=f"kept: {selected}")
