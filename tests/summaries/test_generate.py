@@ -128,3 +128,17 @@ def test_bad_files_are_one_line_errors(tmp_path, data_root):
     assert res.returncode == 2 and "corpus not found" in res.stderr and "Traceback" not in res.stderr
     res = _cli(["--corpus", "data/missing.jsonl", "--out", str(tmp_path / "o3")], cwd=tmp_path)  # not sent to the Hub
     assert res.returncode == 2 and "corpus not found: data/missing.jsonl (no such file)" in res.stderr
+
+
+def test_resuming_with_other_record_settings_warns(tmp_path, caplog):
+    from semcse.summaries.generate import _write_run_config
+
+    cfg = SummarizeConfig(corpus=CorpusConfig(source="a.jsonl"), out=str(tmp_path))
+    _write_run_config(tmp_path, cfg)
+    with caplog.at_level("WARNING", logger="semcse.summaries.generate"):
+        _write_run_config(tmp_path, cfg.replace(concurrency=32))  # how, not what: no warning
+        assert not caplog.records
+        _write_run_config(tmp_path, cfg.replace(corpus=CorpusConfig(source="b.jsonl"),
+                                                sampling=SamplingConfig(temperature=0.2)))
+    assert len(caplog.records) == 1 and "changes corpus, sampling" in caplog.text and "new --out" in caplog.text
+    assert json.loads((tmp_path / "summarize.config.json").read_text())["corpus"]["source"] == "b.jsonl"

@@ -104,6 +104,7 @@ def _report_lines(s: dict) -> list[str]:
     rep = s["corpus"]
     lines = [f"corpus: {rep['source']}: {rep['rows_read']} rows, {rep['papers']} papers, {rep['skipped']} skipped"]
     lines += [f"  {k}: {v}" for k, v in sorted(rep["issues_by_reason"].items())]
+    lines += [f"  note: {n}" for n in rep.get("notes", [])]  # e.g. the fields it detected
     run = s["this_run"]
     if run["generated"] == 0:
         if not s.get("error"):  # after a failure, "nothing to generate" would be false

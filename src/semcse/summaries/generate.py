@@ -8,6 +8,7 @@ missing. ``--shard I/N`` keeps the papers whose stable id hash falls in shard I 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import platform
 import time
@@ -305,5 +306,21 @@ def _model_label(cfg: SummarizeConfig) -> str | None:
     return cfg.server_model
 
 
+# settings whose change makes a resumed run mix records of two different jobs in one store
+_RECORD_SETTINGS = ("corpus", "task", "prompts", "sampling")
+
+
 def _write_run_config(run_dir: Path, cfg: SummarizeConfig) -> None:
-    atomic_write_json(run_dir / "summarize.config.json", cfg.to_dict())
+    """Write ``summarize.config.json``; warn when a resumed run changed what its records mean."""
+    path = run_dir / "summarize.config.json"
+    new = cfg.to_dict()
+    if path.exists():
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            old = {}
+        changed = [k for k in _RECORD_SETTINGS if k in old and old.get(k) != new.get(k)]
+        if changed:
+            log.warning("%s: this run changes %s since the store's earlier runs; its records will sit beside the "
+                        "earlier ones (use a new --out to keep them apart)", run_dir, ", ".join(changed))
+    atomic_write_json(path, new)
