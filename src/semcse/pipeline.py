@@ -164,7 +164,7 @@ def heldout_benchmark(path: Path, heldout_file: Path, has_titles: bool, has_labe
         tasks.append(("clustering", 'type = "clustering"\ndataset = "heldout"\nk = 10'))
     for name, body in tasks:
         lines += ["[[tasks]]", f'name = "{name}"', body, ""]
-    path.write_text("\n".join(lines), encoding="utf-8")
+    atomic_write_text(path, "\n".join(lines))
     return [n for n, _ in tasks]
 
 
@@ -380,6 +380,6 @@ def write_report(cfg: RunConfig, out: Path, split: dict, sstats: dict, tres, hel
         lines += ["", "## Training warnings", ""] + [f"- {w}" for w in tres.warnings]
     if curve.exists():
         lines += ["", "## Training curve", "", f"![training curve]({os.path.relpath(curve, out)})"]
-    (out / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    (out / "report.json").write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
+    atomic_write_text(out / "report.md", "\n".join(lines) + "\n")
+    atomic_write_json(out / "report.json", data)
     return data

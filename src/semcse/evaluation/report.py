@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+
+from semcse.fileio import atomic_write_text
 
 METRIC_LABELS = {
     "mean_rank": "mean rank", "knn_agreement": "kNN@10 agreement", "f1_macro": "macro-F1 x100", "f1": "F1 x100",
@@ -194,9 +195,7 @@ def write_report(report, out: str | Path) -> dict[str, str]:
     payload["files"] = {k: str(v) for k, v in paths.items()}
     for key, text in (("json", json.dumps(payload, indent=2, default=_json_default, ensure_ascii=False)),
                       ("markdown", markdown(report))):
-        tmp = paths[key].with_suffix(paths[key].suffix + ".tmp")
-        tmp.write_text(text + "\n", encoding="utf-8")
-        os.replace(tmp, paths[key])
+        atomic_write_text(paths[key], text + "\n")
     return {k: str(v) for k, v in paths.items()}
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from semcse.fileio import atomic_write_text
+
 MARKER = "## SemCSE training"
 
 
@@ -60,4 +62,4 @@ def append_semcse_section(readme: Path, metrics: dict[str, Any]) -> None:
     text = readme.read_text(encoding="utf-8") if readme.exists() else ""
     if MARKER in text:
         text = text[: text.index(MARKER)]
-    readme.write_text(text.rstrip() + "\n\n" + semcse_section(metrics), encoding="utf-8")
+    atomic_write_text(readme, text.rstrip() + "\n\n" + semcse_section(metrics))

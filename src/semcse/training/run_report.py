@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import resource
 from pathlib import Path
@@ -12,6 +11,7 @@ import torch
 
 from semcse.training.checkpoints import CURVE_FILE, RESULT_FILE
 from semcse.training.validation import EVALUATOR_NAME, SCORE_METRIC
+from semcse.fileio import atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def write_run_outputs(out: Path, metrics: dict[str, Any]) -> None:
     """``metrics`` as JSON (``semcse_train.json``), the training curve (never failing a finished run) and the model card's SemCSE section."""
     from semcse.training.model_card import append_semcse_section
 
-    (out / RESULT_FILE).write_text(json.dumps(metrics, indent=2, default=str))
+    atomic_write_json(out / RESULT_FILE, metrics)
     try:
         plot_curve(metrics["log_history"], metrics["validation"]["base"], out / CURVE_FILE, metrics["selected"])
     except Exception as exc:  # a plot must never fail a finished training

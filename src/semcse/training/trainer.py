@@ -46,6 +46,7 @@ from semcse.training.summary_filter import SUMMARY_FILTER, round_trip_filter
 from semcse.training.final_model import SELECTION_RULE, checkpoint_candidates, choose_final_model
 from semcse.training.run_report import peak_memory, write_run_outputs
 from semcse.training.validation import EVALUATOR_NAME, PRIMARY_METRIC, PartnerRankEvaluator, validation_only, validation_pairs
+from semcse.fileio import atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -318,7 +319,7 @@ def _open_run_dir(cfg: TrainConfig, args) -> Path | None:
         if args.process_index == 0:
             out.mkdir(parents=True, exist_ok=True)
             resume_from = prepare_out_dir(cfg)
-            (out / CONFIG_FILE).write_text(json.dumps(cfg.to_dict(), indent=2))
+            atomic_write_json(out / CONFIG_FILE, cfg.to_dict())
     if args.process_index != 0:
         found = complete_checkpoints(out) if cfg.resume else []
         resume_from = found[-1] if found else None
@@ -336,7 +337,7 @@ def _validate_base(trainer: SentenceTransformerTrainer, evaluator: PartnerRankEv
         log.info("validating the untrained base model (a candidate in checkpoint selection)")
         base_scores = validation_only(trainer.evaluate())
         if main:
-            base_path.write_text(json.dumps(base_scores, indent=2))
+            atomic_write_json(base_path, base_scores)
             evaluator.save_base_ranks(ranks_path)
     trainer.accelerator.wait_for_everyone()
     evaluator.load_base_ranks(ranks_path)
@@ -353,7 +354,7 @@ def _hand_over(cfg: TrainConfig, trainer: SemCSETrainer, processing, base_scores
     distance, selector = evaluator.distance, evaluator.selector
     restore_processing(trainer.model, processing)
     selected, final_model, final_scores = choose_final_model(cfg, trainer, candidates, evaluator, distance, base_scores)
-    (out / SELECTION_FILE).write_text(json.dumps({"selected": selected, "rule": SELECTION_RULE, "candidates": candidates}, indent=2))
+    atomic_write_json(out / SELECTION_FILE, {"selected": selected, "rule": SELECTION_RULE, "candidates": candidates})
     final_model.save(str(out))
     best_score = trainer.state.best_metric
     metrics = {
