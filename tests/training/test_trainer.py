@@ -266,3 +266,11 @@ def test_nan_stops_training_with_a_clear_warning_and_keeps_the_base(tiny_config,
     assert any("non-finite" in w and "loss" in w for w in result.warnings)
     assert "TRAINING HEALTH" in caplog.text
     assert result.selected == "base" and result.final_validation == result.base_validation
+
+
+def test_display_name_for_the_model_card(tmp_path):
+    corpus = tmp_path / "scitldr" / "train.jsonl"
+    corpus.parent.mkdir()
+    corpus.write_text("{}\n")
+    assert trainer_module.display_name(str(corpus)) == "scitldr/train.jsonl"
+    assert trainer_module.display_name("allenai/scibert_scivocab_uncased") == "allenai/scibert_scivocab_uncased"

@@ -280,6 +280,14 @@ class TrainResult:
 
 # ---- the run ------------------------------------------------------------------------------------
 
+def display_name(name_or_path: str) -> str:
+    """A hub id as it is; a local path as its folder and name (``scitldr/train.jsonl``, not ``train.jsonl``)."""
+    path = Path(name_or_path)
+    if not path.exists():
+        return name_or_path
+    return "/".join(path.resolve().parts[-2:])
+
+
 def _check_config(cfg: TrainConfig) -> None:
     if not cfg.out:
         raise ConfigError("--out is required")
@@ -416,8 +424,8 @@ def train(cfg: TrainConfig) -> TrainResult:
 
     distance = get_distance(similarity_name(cfg))
     model.similarity_fn_name = distance.similarity_fn_name
-    model.model_card_data.model_name = f"SemCSE model trained from {Path(cfg.base_model).name}"
-    model.model_card_data.train_datasets = [{"name": Path(cfg.corpus.source).name or cfg.corpus.source}]
+    model.model_card_data.model_name = f"SemCSE model trained from {display_name(cfg.base_model)}"
+    model.model_card_data.train_datasets = [{"name": display_name(cfg.corpus.source)}]
     model.model_card_data.add_tags(["semcse", "scientific-documents"])
     selector = ParetoSelector(confidence=cfg.selection_confidence, min_vote_pool=cfg.min_vote_pool, seed=cfg.seed)
     evaluator = PartnerRankEvaluator(validation_pairs(data.validation_papers), distance, name=EVALUATOR_NAME,
