@@ -11,12 +11,25 @@ from semcse.cli import app
 from semcse.cli import fail as _fail
 
 
+def _budget_help() -> str:
+    from semcse.pipeline import BUDGETS
+
+    def one(name: str, b: dict) -> str:
+        papers = f"{b['papers']:,} papers" if b["papers"] else "every paper"
+        steps = f"{b['steps']:,} steps" if b["steps"] else "one epoch"
+        return (f"{name}: {papers} x {b['prompts']} prompts x {b['samples']} samples, {steps} of {b['batch_size']}, "
+                f"pools of {b['pool_size']:,}")
+
+    return ("; ".join(one(n, b) for n, b in BUDGETS.items()) +
+            ". Default small (a laptop, minutes); paper is the paper's setting. Options given here override the budget.")
+
+
 @app.command("run")
 def run_cmd(
     corpus: Optional[str] = typer.Option(None, help="Corpus file or dataset (title + abstract; labels used when present)."),
     out: Optional[Path] = typer.Option(None, help="Run directory (rerun the same command to continue)."),
     config: Optional[Path] = typer.Option(None, help="A TOML run config (e.g. a previous run's config.toml); options given here override it."),
-    budget: Optional[str] = typer.Option(None, help="small (laptop, minutes) | medium | paper (the paper's full setting)."),
+    budget: Optional[str] = typer.Option(None, help=_budget_help()),
     papers: Optional[int] = typer.Option(None, help="Training papers that get LLM summaries."),
     prompts: Optional[int] = typer.Option(None, help="Prompts per paper (K)."),
     samples: Optional[int] = typer.Option(None, help="Samples per prompt (C)."),
