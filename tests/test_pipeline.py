@@ -133,6 +133,8 @@ def test_kill_at_each_stage_then_resume(tmp_path, data_root):
     assert set(held) == {"title-abstract", "abstract-segments"} and held["title-abstract"]["pool"] == "30"
     md = (out / "report.md").read_text()
     assert "base vs trained" in md and "Stage times" in md
+    assert "== stage 4/4 evaluate-heldout ==" in done.stderr  # stages are numbered in the log
+    assert "- evaluation: both models at 512 tokens" in md  # one length for base and trained (offline base: 512)
     guard = report["result"]
     assert {r["task"] for r in guard["tasks"]} == {"title-abstract", "abstract-segments"}
     assert guard["result_model"] in (str(out / "model"), report["config"]["base_model"])

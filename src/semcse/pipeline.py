@@ -179,8 +179,9 @@ class RunResult:
 class _Stages:
     """Records each stage's status and wall time in ``<out>/stages.json`` (kept across reruns)."""
 
-    def __init__(self, out: Path):
+    def __init__(self, out: Path, names: tuple[str, ...] = ()):
         self.path = out / "stages.json"
+        self.names = names  # the run's stages in order, for "stage k/N" in the log
         self.data: dict[str, dict[str, Any]] = json.loads(self.path.read_text()) if self.path.exists() else {}
 
     def done(self, name: str) -> bool:
@@ -191,7 +192,8 @@ class _Stages:
         prev = self.data.get(name, {}).get("seconds_total", 0.0)
         self.data[name] = {"status": "running", "seconds_total": prev}
         self._save()
-        log.info("== stage %s ==", name)
+        where = f"{self.names.index(name) + 1}/{len(self.names)} " if name in self.names else ""
+        log.info("== stage %s%s ==", where, name)
         try:
             result = fn(*args, **kwargs)
         except BaseException:
@@ -223,7 +225,7 @@ def run(cfg: RunConfig) -> RunResult:
         if old.corpus != cfg.corpus or old.seed != cfg.seed or old.heldout_papers != cfg.heldout_papers:
             raise ConfigError(f"{out} holds a run of another corpus/seed/split ({cfg_path}); use a new --out or the same settings")
     write_config(cfg, cfg_path)
-    stages = _Stages(out)
+    stages = _Stages(out, ("split", "summarize", "train", "evaluate-heldout") + (("evaluate-benchmark",) if cfg.benchmark_tasks else ()))
     data = out / "data"
     data.mkdir(exist_ok=True)
 
