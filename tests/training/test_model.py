@@ -35,6 +35,9 @@ def test_bad_base_models_are_rejected(tmp_path: Path):
         load_base_model(str(tmp_path), pooling="max")
     empty = tmp_path / "empty"
     empty.mkdir()
+    with pytest.raises(ModelLoadError, match="neither a sentence-transformers model"):
+        load_base_model(str(empty))
+    (empty / "config.json").write_text("{}")  # looks like a Hugging Face model, but is not one
     with pytest.raises(ModelLoadError, match="could not load"):
         load_base_model(str(empty))
 

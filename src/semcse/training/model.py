@@ -52,9 +52,13 @@ def load_base_model(name: str, pooling: str = "auto", max_seq_length: int | None
     """
     if pooling not in ("auto", "cls", "mean"):
         raise ModelLoadError(f"unknown pooling {pooling!r}; use auto, cls or mean")
-    local = Path(name).expanduser()
-    if not local.exists() and (name.startswith((".", "/", "~")) or name.count("/") > 1):
-        raise ModelLoadError(f"base model not found: {name}")
+    from semcse.encode import EncoderError, resolve_model_path
+
+    try:  # a hub id, a model folder, or a semcse run folder (resolved to its model), as everywhere else
+        name = resolve_model_path(name)
+    except EncoderError as exc:
+        raise ModelLoadError(f"base model: {exc}") from None
+    local = Path(name)
     model_kwargs = {"use_safetensors": True}
     try:
         if _is_sentence_transformer(name):
