@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 
 import pytest
 
@@ -119,3 +120,15 @@ def test_empty_corpus_is_an_error(tmp_path):
     path.write_text(json.dumps({"id": "x", "abstract": ""}) + "\n")
     with pytest.raises(CorpusError, match="no usable papers"):
         load_corpus(path)
+
+
+def test_issues_can_be_reported_without_a_warning_per_row(tmp_path, caplog):
+    path = tmp_path / "papers.jsonl"
+    path.write_text('{"id": "a", "title": "T", "abstract": "Some text."}\n{"id": "b", "title": "T"}\n', encoding="utf-8")
+    with caplog.at_level("WARNING", logger="semcse.corpus"):
+        quiet = load_corpus(str(path), warn_each=False)
+        assert not caplog.records
+        loud = load_corpus(str(path))
+    assert quiet.report.skipped == loud.report.skipped == 1 and len(quiet) == 1
+    assert len(caplog.records) == 1 and "missing_abstract" in caplog.text
+    assert logging.getLogger("semcse.corpus").level == logging.NOTSET  # no global level changed

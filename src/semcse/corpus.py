@@ -100,10 +100,12 @@ class CorpusReport:
     papers: int = 0
     issues: list[RowIssue] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    warn_each: bool = True  # log a warning per issue (False: the caller reports a summary)
 
     def add(self, issue: RowIssue) -> None:
         self.issues.append(issue)
-        log.warning("%s", issue)
+        if self.warn_each:
+            log.warning("%s", issue)
 
     def counts(self) -> dict[str, int]:
         return dict(Counter(f"{i.reason}:{i.action}" for i in self.issues))
@@ -321,11 +323,12 @@ def _as_labels(value: Any) -> list[str] | None:
     return [str(value)]
 
 
-def load_corpus(cfg: CorpusConfig | str | Path, **overrides: Any) -> Corpus:
+def load_corpus(cfg: CorpusConfig | str | Path, warn_each: bool = True, **overrides: Any) -> Corpus:
     """Read a corpus, map its fields and validate every row.
 
     Accepts a :class:`CorpusConfig` or a path/dataset id (with config fields as keyword overrides).
-    Returns a :class:`Corpus`; skipped and truncated rows are in ``corpus.report``.
+    Returns a :class:`Corpus`; skipped and truncated rows are in ``corpus.report`` (and each is logged
+    as a warning unless ``warn_each`` is False).
     Raises :class:`CorpusError` only when the source as a whole cannot be used.
     """
     if not isinstance(cfg, CorpusConfig):
@@ -333,7 +336,7 @@ def load_corpus(cfg: CorpusConfig | str | Path, **overrides: Any) -> Corpus:
     elif overrides:
         cfg = cfg.replace(**overrides)
     source, rows, columns = _open_source(cfg)
-    report = CorpusReport(source=source)
+    report = CorpusReport(source=source, warn_each=warn_each)
     papers: list[Paper] = []
     seen: set[str] = set()
     fields: dict[str, str | None] | None = None

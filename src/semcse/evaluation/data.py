@@ -89,13 +89,7 @@ class DataContext:
                     source=str(path), title_from_first_sentence=False, allow_hub=False,
                     keep_fields=tuple(dict.fromkeys(spec.corpus.keep_fields + tuple(extra_fields))),
                 )
-                corpus_log = logging.getLogger("semcse.corpus")
-                level = corpus_log.level
-                corpus_log.setLevel(logging.ERROR)  # one summary line below instead of a warning per row
-                try:
-                    corpus = load_corpus(cfg)
-                finally:
-                    corpus_log.setLevel(level)
+                corpus = load_corpus(cfg, warn_each=False)  # one summary line below instead of a warning per row
         except CorpusError as exc:
             raise BenchmarkError(f"{where}: dataset {name!r}: {exc}") from exc
         if corpus.report.issues:
