@@ -169,7 +169,9 @@ def test_pool_overrides_and_generated_queries_option():
     from semcse.evaluation.specs import load_benchmark
 
     cfg = EvaluateConfig(models=("m",), out="o", queries="/runs/q", seed=9)
-    bench = configure_benchmark(load_benchmark(), cfg)
+    loaded = load_benchmark()
+    bench = configure_benchmark(loaded, cfg)
+    assert loaded == load_benchmark()  # the loaded benchmark is not changed in place
     ta = bench.task("title-abstract")
     assert ta.seed == 9 and pool_size_for(ta, cfg) == 300
     assert pool_size_for(ta, cfg.replace(full=True)) == 1000

@@ -9,6 +9,7 @@ it, encode each task's text lists (cached on disk per (model, text list)) and sc
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import logging
 import platform
@@ -103,16 +104,14 @@ def configure_benchmark(benchmark: Benchmark, config: EvaluateConfig) -> Benchma
     bench = benchmark.select(config.tasks)
     chosen = set(config.tasks)
     tasks = []
-    for t in bench.tasks:
+    for t in bench.tasks:  # new specs: the loaded benchmark is left as it was
         if not t.enabled and not ({t.name, t.type, t.group} & chosen):
             continue
-        if config.seed is not None:
-            t.seed = config.seed
+        changes: dict[str, Any] = {"seed": config.seed} if config.seed is not None else {}
         if config.queries and t.options.get("query") == "generated":
-            t.options["queries_from"] = str(config.queries)
-        tasks.append(t)
-    bench.tasks = tasks
-    return bench
+            changes["options"] = {**t.options, "queries_from": str(config.queries)}
+        tasks.append(dataclasses.replace(t, **changes))
+    return dataclasses.replace(bench, tasks=tasks)
 
 
 def pool_size_for(spec, config: EvaluateConfig) -> int | None:
