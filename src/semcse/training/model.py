@@ -58,11 +58,11 @@ def load_base_model(name: str, pooling: str = "auto", max_seq_length: int | None
         name = resolve_model_path(name)
     except EncoderError as exc:
         raise ModelLoadError(f"base model: {exc}") from None
-    local = Path(name)
+    local = Path(name).exists()
     model_kwargs = {"use_safetensors": True}
     try:
         if _is_sentence_transformer(name):
-            model = SentenceTransformer(str(local) if local.exists() else name, device=device,
+            model = SentenceTransformer(name, device=device,
                                         trust_remote_code=trust_remote_code, model_kwargs=model_kwargs)
             if pooling != "auto":
                 for idx, module in enumerate(model):
@@ -70,7 +70,7 @@ def load_base_model(name: str, pooling: str = "auto", max_seq_length: int | None
                         log.info("pooling: replacing the model's %s pooling with %s", module.pooling_mode, pooling)
                         model._modules[str(idx)] = Pooling(module.embedding_dimension, pooling)
         else:
-            transformer = Transformer(str(local) if local.exists() else name, model_kwargs={**model_kwargs, "trust_remote_code": trust_remote_code},
+            transformer = Transformer(name, model_kwargs={**model_kwargs, "trust_remote_code": trust_remote_code},
                                       processor_kwargs={"trust_remote_code": trust_remote_code},
                                       config_kwargs={"trust_remote_code": trust_remote_code})
             mode = "cls" if pooling == "auto" else pooling
@@ -83,7 +83,7 @@ def load_base_model(name: str, pooling: str = "auto", max_seq_length: int | None
         model.float()
     if max_seq_length:
         model.max_seq_length = max_seq_length
-    if local.exists():
+    if local:
         model.model_card_data.local_files_only = True
     return model
 

@@ -16,6 +16,14 @@ from semcse.fileio import atomic_write_text
 MARKER = "## SemCSE training"
 
 
+def display_name(name_or_path: str) -> str:
+    """A hub id as it is; a local path as its folder and name (``scitldr/train.jsonl``, not ``train.jsonl``)."""
+    path = Path(name_or_path)
+    if not path.exists():
+        return name_or_path
+    return "/".join(path.resolve().parts[-2:])
+
+
 def semcse_section(metrics: dict[str, Any]) -> str:
     """Markdown for one training run's ``semcse_train.json`` content."""
     cfg = metrics.get("config", {})

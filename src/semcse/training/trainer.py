@@ -27,6 +27,7 @@ from transformers.trainer_callback import PrinterCallback
 
 from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
 from semcse.config import ConfigError, TrainConfig
+from semcse.fileio import atomic_write_json
 from semcse.similarity import get_distance
 from semcse.sentences import SPLITTERS
 from semcse.training.checkpoints import (
@@ -44,9 +45,9 @@ from semcse.training.prepared import cached_array
 from semcse.training.selection import ParetoSelector
 from semcse.training.summary_filter import SUMMARY_FILTER, round_trip_filter
 from semcse.training.final_model import SELECTION_RULE, checkpoint_candidates, choose_final_model
+from semcse.training.model_card import display_name
 from semcse.training.run_report import peak_memory, write_run_outputs
 from semcse.training.validation import EVALUATOR_NAME, PRIMARY_METRIC, PartnerRankEvaluator, validation_only, validation_pairs
-from semcse.fileio import atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -279,14 +280,6 @@ class TrainResult:
 
 
 # ---- the run ------------------------------------------------------------------------------------
-
-def display_name(name_or_path: str) -> str:
-    """A hub id as it is; a local path as its folder and name (``scitldr/train.jsonl``, not ``train.jsonl``)."""
-    path = Path(name_or_path)
-    if not path.exists():
-        return name_or_path
-    return "/".join(path.resolve().parts[-2:])
-
 
 def _check_config(cfg: TrainConfig) -> None:
     if not cfg.out:
