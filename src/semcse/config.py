@@ -217,6 +217,7 @@ class TrainConfig(_Config):
     p_summary: float = 0.50  # positive = another summary of the same paper
     p_title: float = 0.15  # positive = the paper's title
     p_sentence: float = 0.35  # positive = a sentence or short span of the abstract
+    p_abstract: float = 0.0  # positive = the whole abstract (for summary and title anchors)
     max_span_sentences: int = 3
     sentence_splitter: Literal["rules", "pysbd"] = "rules"  # abstract sentences (bench/sentence_splitters.py)
     negatives: Literal["same-kind", "batch-all"] = "same-kind"

@@ -47,6 +47,28 @@ def test_ratios_are_options():
     assert {t.kind for t in triplets} == {"title"}
 
 
+def test_whole_abstract_positives_for_summary_and_title_anchors_never_for_spans():
+    papers = [_paper(i) for i in range(200)]
+    mix = PositiveMix(0.4, 0.1, 0.3, 0.2)
+    builder = ExampleBuilder(papers, mix, seed=4, title_anchors=True, span_anchors=1)
+    triplets = builder.epoch(0)
+    anchor_kind, _ = builder.plan(0).anchor_columns()
+    report = mix_report(builder.plan(0).kind, mix)
+    assert report["requested"]["abstract"] == pytest.approx(0.2)
+    for t, a in zip(triplets, anchor_kind):
+        own, other = papers[t.paper], papers[t.negative_paper]
+        if t.kind == "abstract":
+            assert KINDS[a] != "sentence"  # a span lies inside its abstract: never its positive
+            assert (t.positive, t.negative) == (own.abstract, other.abstract) and t.paper != t.negative_paper
+    summary_rows = [t for t, a in zip(triplets, anchor_kind) if a == 0]
+    share = sum(t.kind == "abstract" for t in summary_rows) / len(summary_rows)
+    assert share == pytest.approx(0.2, abs=0.04)
+    title_rows = [t.kind for t, a in zip(triplets, anchor_kind) if a == 1]  # no title positive: 0.2 / 0.9
+    assert title_rows.count("abstract") / len(title_rows) == pytest.approx(0.2 / 0.9, abs=0.1)
+    only_abstract = ExampleBuilder(papers, PositiveMix(0, 0, 0, 1), seed=1).epoch(0)
+    assert {t.kind for t in only_abstract} == {"abstract"}
+
+
 def test_fallbacks_use_only_the_kinds_a_paper_has():
     papers = ([_paper(i, summaries=1) for i in range(100)]  # no second summary
               + [_paper(i, title=False) for i in range(100, 200)]  # no title

@@ -40,6 +40,8 @@ def train_cmd(
     p_summary: float = typer.Option(_D.p_summary, help="Share of positives that are another summary of the paper."),
     p_title: float = typer.Option(_D.p_title, help="Share of positives that are the paper's title."),
     p_sentence: float = typer.Option(_D.p_sentence, help="Share of positives that are a sentence/span of the abstract."),
+    p_abstract: float = typer.Option(_D.p_abstract, help="Share of positives that are the paper's whole abstract "
+                                     "(for summary and title anchors); 0 = only when a paper has nothing else."),
     max_span_sentences: int = typer.Option(_D.max_span_sentences, help="Longest abstract span used as a positive."),
     sentence_splitter: str = typer.Option(_D.sentence_splitter, help="rules (fast, compiled rules) | pysbd: splits abstracts "
                                           "into sentences (bench/sentence_splitters.py compares them)."),
@@ -52,7 +54,7 @@ def train_cmd(
     anchors_per_paper: Optional[int] = typer.Option(None, help="Summaries used as anchors per paper and epoch (default: all)."),
     filter_summaries: Optional[int] = typer.Option(None, help="Round-trip filtering: train only on summaries whose own "
                                                    "abstract the base model ranks in this top k of the training abstracts."),
-    title_anchors: bool = typer.Option(_D.title_anchors, help="Titles are anchors too (positive: a summary or an abstract span)."),
+    title_anchors: bool = typer.Option(_D.title_anchors, help="Titles are anchors too (positive: a summary, an abstract span or, with --p-abstract, the abstract)."),
     span_anchors: int = typer.Option(_D.span_anchors, help="Abstract spans per paper and epoch used as anchors too (positive: "
                                      "a summary, the title or a span of the other half of the abstract); 0 = off."),
     validation_papers: float = typer.Option(_D.validation_papers, help="Held-out papers: a fraction (<1) or a count."),
@@ -109,7 +111,7 @@ def train_cmd(
                                 max_abstract_chars=max_abstract_chars, limit=limit),
             summaries=tuple(summaries), summaries_id_field=summaries_id_field, summaries_field=summaries_field,
             out=str(out), base_model=base_model, pooling=pooling, max_seq_length=max_seq_length, trust_remote_code=trust_remote_code,
-            p_summary=p_summary, p_title=p_title, p_sentence=p_sentence, max_span_sentences=max_span_sentences, sentence_splitter=sentence_splitter,
+            p_summary=p_summary, p_title=p_title, p_sentence=p_sentence, p_abstract=p_abstract, max_span_sentences=max_span_sentences, sentence_splitter=sentence_splitter,
             negatives=negatives, hard_negatives=hard_negatives, hard_negative_candidates=hard_negative_candidates,
             hard_negative_margin=hard_negative_margin, anchors_per_paper=anchors_per_paper, filter_summaries=filter_summaries, title_anchors=title_anchors, span_anchors=span_anchors, validation_papers=validation_papers,
             max_validation_papers=max_validation_papers, validation_fill=validation_fill, seed=seed,

@@ -184,7 +184,7 @@ def build_prepared(cfg: TrainConfig, directory: Path, partitions: int | None = N
 
 
 def _builder(cfg: TrainConfig, papers: PreparedPapers) -> ExampleBuilder:
-    return ExampleBuilder(papers, PositiveMix(cfg.p_summary, cfg.p_title, cfg.p_sentence),
+    return ExampleBuilder(papers, PositiveMix(cfg.p_summary, cfg.p_title, cfg.p_sentence, cfg.p_abstract),
                           max_span_sentences=cfg.max_span_sentences, anchors_per_paper=cfg.anchors_per_paper, seed=cfg.seed,
                           title_anchors=cfg.title_anchors, span_anchors=cfg.span_anchors)
 

@@ -1,11 +1,12 @@
 """Training examples: papers with their summaries, the train/validation split, and triplets.
 
-For an anchor summary of paper i the positive is another summary of i, the title of i or a
-sentence (or short span) of i's abstract, drawn with the configured probabilities among the kinds
-the paper has (METHOD.md 3). The negative is a text of the same kind from another training paper.
-Optionally titles and abstract spans are anchors too (``title_anchors``, ``span_anchors``): a title
-anchor takes a summary or a span as its positive; a span anchor lies in one half of the abstract
-and takes a summary, the title or a span of the other half.
+For an anchor summary of paper i the positive is another summary of i, the title of i, a
+sentence (or short span) of i's abstract or (optionally) i's whole abstract, drawn with the
+configured probabilities among the kinds the paper has (METHOD.md 3). The negative is a text of
+the same kind from another training paper. Optionally titles and abstract spans are anchors too
+(``title_anchors``, ``span_anchors``): a title anchor takes a summary, a span or the abstract as its
+positive; a span anchor lies in one half of the abstract and takes a summary, the title or a span
+of the other half (never the abstract, which contains it).
 Triplets are drawn afresh for every epoch from ``(seed, epoch)``, so runs and resumes repeat.
 """
 
@@ -27,7 +28,7 @@ from semcse.training.prepared import PreparedPapers
 
 log = logging.getLogger(__name__)
 
-KINDS = ("summary", "title", "sentence", "abstract")  # "abstract": fallback when a paper has no other kind
+KINDS = ("summary", "title", "sentence", "abstract")  # "abstract": the whole abstract (also the fallback kind)
 KIND_INDEX = {k: i for i, k in enumerate(KINDS)}
 SUMMARY, TITLE, SENTENCE, ABSTRACT = range(len(KINDS))
 
@@ -242,9 +243,10 @@ class PositiveMix:
     summary: float = 0.50
     title: float = 0.15
     sentence: float = 0.35
+    abstract: float = 0.0  # the whole abstract (never for span anchors, which lie inside it)
 
     def __post_init__(self) -> None:
-        values = (self.summary, self.title, self.sentence)
+        values = (self.summary, self.title, self.sentence, self.abstract)
         if any(v < 0 for v in values) or sum(values) <= 0:
             raise ValueError(f"positive mix must be non-negative with a positive sum; got {values}")
 
@@ -334,13 +336,14 @@ class ExampleBuilder:
             self.summary_offsets = np.concatenate([[0], np.cumsum(self.summary_counts)])
             self.summary_lengths = P.summary_lengths[self._summary_rows]
         counts = self.summary_counts
-        weights = np.array([self.mix.weight(k) for k in KINDS[:3]])
+        weights = np.array([self.mix.weight(k) for k in KINDS])
         has_summary, has_sentences = counts >= 1, P.sentence_counts >= 1
+        everyone, no_one = np.ones(n, bool), np.zeros(n, bool)
         # the positive kinds each paper offers, per anchor kind (a text is never its own positive)
         self._weights = {
-            SUMMARY: np.stack([counts >= 2, P.has_title, P.sentence_counts >= 2], axis=1) * weights,
-            TITLE: np.stack([has_summary, np.zeros(n, bool), has_sentences], axis=1) * weights,
-            SENTENCE: np.stack([has_summary, P.has_title, P.sentence_counts >= 2], axis=1) * weights,
+            SUMMARY: np.stack([counts >= 2, P.has_title, P.sentence_counts >= 2, everyone], axis=1) * weights,
+            TITLE: np.stack([has_summary, no_one, has_sentences, everyone], axis=1) * weights,
+            SENTENCE: np.stack([has_summary, P.has_title, P.sentence_counts >= 2, no_one], axis=1) * weights,
         }
         self._title_anchor_papers = np.flatnonzero(P.has_title) if self.title_anchors else np.zeros(0, np.int64)
         self._span_anchor_papers = np.repeat(np.flatnonzero(P.sentence_counts >= 2), self.span_anchors)
@@ -447,7 +450,9 @@ class ExampleBuilder:
                                   self._weights[SENTENCE][paper[n_summary + n_title:]]])
         total = weights.sum(axis=1)
         u = rng.random(m) * total
-        drawn = np.minimum((np.cumsum(weights, axis=1) <= u[:, None]).sum(axis=1), SENTENCE)  # u == total only by rounding
+        above = np.cumsum(weights, axis=1) > u[:, None]
+        last = len(KINDS) - 1 - np.argmax(weights[:, ::-1] > 0, axis=1)  # u == total only by rounding
+        drawn = np.where(above.any(axis=1), np.argmax(above, axis=1), last)
         kind = np.where(total > 0, drawn, ABSTRACT)
         pos_start, pos_len = np.full(m, -1, np.int64), np.zeros(m, np.int64)
         rows = np.flatnonzero(kind == SUMMARY)  # another summary of the same paper (any, for other anchors)
@@ -562,12 +567,12 @@ def mix_report(triplets: Sequence[Triplet] | np.ndarray, mix: PositiveMix) -> di
     else:
         counts = Counter(t.kind for t in triplets)
     total = max(1, sum(counts.values()))
-    requested_total = mix.summary + mix.title + mix.sentence
+    requested_total = sum(mix.weight(k) for k in KINDS)
     return {
         "triplets": sum(counts.values()),
         "counts": {k: counts.get(k, 0) for k in KINDS},
         "realised": {k: round(counts.get(k, 0) / total, 4) for k in KINDS},
-        "requested": {k: round(mix.weight(k) / requested_total, 4) for k in KINDS[:3]},
+        "requested": {k: round(mix.weight(k) / requested_total, 4) for k in KINDS},
     }
 
 
