@@ -44,3 +44,58 @@ def test_version():
 
     res = subprocess.run(SEMCSE + ["--version"], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0 and res.stdout.strip() == f"semcse {__version__}"
+
+
+def _captured_config(monkeypatch, module: str, name: str, args: list[str]):
+    """Run ``semcse ARGS`` in-process with the API function ``module.name`` replaced by one that records
+    the config the command built (and stops there)."""
+    import importlib
+
+    from typer.testing import CliRunner
+
+    from semcse.cli import _register, app
+
+    class Captured(Exception):
+        pass
+
+    def record(cfg, *a, **kw):
+        raise Captured(cfg)
+
+    monkeypatch.setattr(importlib.import_module(module), name, record)
+    _register()
+    res = CliRunner().invoke(app, args)
+    assert isinstance(res.exception, Captured), res.output
+    return res.exception.args[0]
+
+
+def test_options_become_the_config_fields_of_their_names(monkeypatch, tmp_path):
+    cfg = _captured_config(monkeypatch, "semcse.training", "train", [
+        "train", "--corpus", "papers.jsonl", "--format", "jsonl", "--limit", "5", "--summaries", "a", "--summaries", "b",
+        "--out", str(tmp_path / "o"), "--base-model", "m", "--p-abstract", "0.3", "--interpolation", "0", "--no-group-by-kind"])
+    assert (cfg.corpus.source, cfg.corpus.format, cfg.corpus.limit) == ("papers.jsonl", "jsonl", 5)
+    assert cfg.summaries == ("a", "b") and cfg.out == str(tmp_path / "o") and cfg.base_model == "m"
+    assert (cfg.p_abstract, cfg.interpolation, cfg.group_by_kind, cfg.margin) == (0.3, None, False, 0.2)
+
+    cfg = _captured_config(monkeypatch, "semcse.summaries", "summarize", [
+        "summarize", "--corpus", "papers.jsonl", "--out", "run", "--limit", "7", "--label-field", "y", "--seed", "3",
+        "--top-k", "0", "--base-url", "http://127.0.0.1:1/v1", "--base-url", "http://127.0.0.1:2/v1", "--backend", "openai"])
+    assert cfg.limit == 7 and cfg.corpus.limit is None  # --limit counts after sharding, not in the corpus reader
+    assert (cfg.corpus.label_field, cfg.sampling.seed, cfg.sampling.top_k, cfg.sampling.max_tokens) == ("y", 3, 0, 128)
+    assert cfg.base_urls == ("http://127.0.0.1:1/v1", "http://127.0.0.1:2/v1") and cfg.backend == "openai"
+
+    cfg = _captured_config(monkeypatch, "semcse.embed", "embed_corpus", [
+        "embed", "--model", "m", "--corpus", "papers.jsonl", "--out", "idx", "--limit", "9", "--fp32"])
+    assert (cfg.corpus.limit, cfg.fp16, cfg.out, cfg.batch_size) == (9, False, "idx", 64)
+    cfg = _captured_config(monkeypatch, "semcse.search", "search", ["search", "--index", "idx", "-k", "4", "q1", "q2"])
+    assert (cfg.queries, cfg.k, cfg.index) == (("q1", "q2"), 4, "idx")
+
+
+def test_evaluate_options_typed_on_the_command_line_win_over_the_config_file(monkeypatch, tmp_path):
+    conf = tmp_path / "eval.toml"
+    conf.write_text('[evaluate]\nmodels = ["from-file"]\nbatch_size = 8\ncache = false\nprojection = "umap"\nseed = 4\n')
+    cfg = _captured_config(monkeypatch, "semcse.evaluation", "evaluate",
+                           ["evaluate", "--config", str(conf), "--cache", "--batch-size", "32", "-t", "a", "-t", "b"])
+    assert (cfg.cache, cfg.batch_size, cfg.tasks) == (True, 32, ("a", "b"))  # typed, even where equal to the default
+    assert (cfg.models, cfg.projection, cfg.seed, cfg.plots) == (("from-file",), "umap", 4, True)  # the file's, else defaults
+    cfg = _captured_config(monkeypatch, "semcse.evaluation", "evaluate", ["evaluate", "--config", str(conf), "-m", "x"])
+    assert (cfg.models, cfg.batch_size, cfg.cache) == (("x",), 8, False)

@@ -11,7 +11,7 @@ import dataclasses
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Mapping, TypeVar
 
 T = TypeVar("T", bound="_Config")
 
@@ -30,6 +30,21 @@ class _Config:
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(dataclasses.asdict(self))
+
+    def with_options(self: T, options: Mapping[str, Any], **given: Any) -> T:
+        """A copy whose fields take the values in a flat mapping of options (a CLI command's parameters),
+        each from the option of the field's own name (paths become strings, lists tuples); ``given`` sets
+        fields directly (nested configs, renamed options) and wins. Options that name no field are ignored;
+        nested configs are never filled from ``options``, so a name two configs share goes only where the
+        caller puts it."""
+        own = {f.name for f in dataclasses.fields(self) if not _nested_type(type(self), f.name)}
+        values = {k: _option_value(v) for k, v in options.items() if k in own}
+        return dataclasses.replace(self, **{**values, **given})
+
+    @classmethod
+    def from_options(cls: type[T], options: Mapping[str, Any], **given: Any) -> T:
+        """The defaults :meth:`with_options` ``options`` and ``given``."""
+        return cls().with_options(options, **given)
 
     @classmethod
     def from_dict(cls: type[T], data: dict[str, Any]) -> T:
@@ -107,6 +122,14 @@ def _coerce(cls: type, name: str, value: Any) -> Any:
     hint = typing.get_type_hints(cls).get(name)
     if isinstance(value, list) and (typing.get_origin(hint) is tuple or tuple in typing.get_args(hint) or
                                     any(typing.get_origin(a) is tuple for a in typing.get_args(hint))):
+        return tuple(value)
+    return value
+
+
+def _option_value(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, list):
         return tuple(value)
     return value
 

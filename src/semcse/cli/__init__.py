@@ -7,6 +7,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
+from typing import Any, Mapping
 
 import typer
 
@@ -30,6 +31,12 @@ def fail(message: str, code: int = 2) -> None:
         traceback.print_exc()
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code)
+
+
+def command_line_options(ctx: typer.Context, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters in ``values`` that the user gave on the command line (not left at their defaults)."""
+    # by name: typer >= 0.17 ships its own copy of click's ParameterSource enum
+    return {k: v for k, v in values.items() if getattr(ctx.get_parameter_source(k), "name", None) == "COMMANDLINE"}
 
 
 def _print_version(value: bool) -> None:

@@ -12,6 +12,8 @@ from semcse.cli import app
 from semcse.cli import fail as _fail
 from semcse.config import CorpusConfig, EmbedConfig, SearchConfig
 
+_E, _S = EmbedConfig(), SearchConfig()
+
 
 @app.command("embed")
 def embed_cmd(
@@ -24,7 +26,7 @@ def embed_cmd(
     pooling: Optional[str] = typer.Option(None, help="cls | mean for plain Hugging Face encoders."),
     similarity: Optional[str] = typer.Option(None, help="Override the model's own similarity."),
     max_seq_length: Optional[int] = typer.Option(None),
-    batch_size: int = typer.Option(EmbedConfig.batch_size), chunk_size: int = typer.Option(EmbedConfig.chunk_size),
+    batch_size: int = typer.Option(_E.batch_size), chunk_size: int = typer.Option(_E.chunk_size),
     device: Optional[str] = typer.Option(None), fp16: Optional[bool] = typer.Option(None, "--fp16/--fp32", help="Default: fp16 on CUDA."),
     trust_remote_code: bool = typer.Option(False), progress: bool = typer.Option(True),
 ) -> None:
@@ -33,12 +35,8 @@ def embed_cmd(
     from semcse.embed import EmbedError, embed_corpus
     from semcse.encode import EncoderError
 
-    cfg = EmbedConfig(
-        corpus=CorpusConfig(source=corpus, id_field=id_field, title_field=title_field, abstract_field=abstract_field,
-                            title_from_first_sentence=title_from_first_sentence, limit=limit),
-        model=model, out=str(out), pooling=pooling, similarity=similarity, max_seq_length=max_seq_length, batch_size=batch_size,
-        chunk_size=chunk_size, device=device, fp16=fp16, trust_remote_code=trust_remote_code, progress=progress,
-    )
+    options = locals()
+    cfg = EmbedConfig.from_options(options, corpus=CorpusConfig.from_options(options, source=corpus))
     try:
         res = embed_corpus(cfg)
     except (CorpusError, EmbedError, EncoderError) as exc:
@@ -51,9 +49,9 @@ def embed_cmd(
 def search_cmd(
     queries: list[str] = typer.Argument(..., help="Query text(s)."),
     index: Path = typer.Option(..., help="Index directory from `semcse embed`."),
-    k: int = typer.Option(SearchConfig.k, "-k", "--top-k", help="Hits per query."),
-    index_type: str = typer.Option(SearchConfig.index_type, help="auto | exact | hnsw (FAISS)."),
-    exact_limit: int = typer.Option(SearchConfig.exact_limit, help="auto: exact search below this many papers."),
+    k: int = typer.Option(_S.k, "-k", "--top-k", help="Hits per query."),
+    index_type: str = typer.Option(_S.index_type, help="auto | exact | hnsw (FAISS)."),
+    exact_limit: int = typer.Option(_S.exact_limit, help="auto: exact search below this many papers."),
     truncate: bool = typer.Option(False, help="Allow queries longer than the model reads (they are truncated)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON lines instead of a table."),
     device: Optional[str] = typer.Option(None),
@@ -62,8 +60,7 @@ def search_cmd(
     from semcse.encode import EncoderError
     from semcse.search import SearchError, search
 
-    cfg = SearchConfig(index=str(index), queries=tuple(queries), k=k, index_type=index_type, exact_limit=exact_limit,
-                       truncate=truncate, device=device)
+    cfg = SearchConfig.from_options(locals())
     try:
         results = search(cfg)
     except (SearchError, EncoderError) as exc:

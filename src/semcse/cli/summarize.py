@@ -15,19 +15,7 @@ from semcse.config import ConfigError, CorpusConfig, SamplingConfig, SummarizeCo
 
 summarize_app = typer.Typer(no_args_is_help=False, help="LLM summaries of a corpus into a resumable run directory.")
 app.add_typer(summarize_app, name="summarize")
-
-
-
-
-def corpus_options(
-    corpus: Optional[str], fmt: Optional[str], split: Optional[str], id_field: Optional[str], title_field: Optional[str],
-    abstract_field: Optional[str], label_field: Optional[str], title_from_first_sentence: bool, max_abstract_chars: int,
-) -> CorpusConfig:
-    if not corpus:
-        _fail("--corpus is required")
-    return CorpusConfig(source=corpus, format=fmt, split=split, id_field=id_field, title_field=title_field,
-                        abstract_field=abstract_field, label_field=label_field,
-                        title_from_first_sentence=title_from_first_sentence, max_abstract_chars=max_abstract_chars)
+_D = SummarizeConfig()
 
 
 @summarize_app.callback(invoke_without_command=True)
@@ -42,28 +30,28 @@ def summarize_cmd(
     abstract_field: Optional[str] = typer.Option(None, help="Abstract field: a string or a list of sentences."),
     label_field: Optional[str] = typer.Option(None, help="Label field (kept for evaluation)."),
     title_from_first_sentence: bool = typer.Option(False, help="Use the abstract's first sentence as the title."),
-    max_abstract_chars: int = typer.Option(20_000, help="Longer abstracts are truncated and reported."),
-    task: str = typer.Option("summaries", help="summaries | queries"),
+    max_abstract_chars: int = typer.Option(CorpusConfig.max_abstract_chars, help="Longer abstracts are truncated and reported."),
+    task: str = typer.Option(_D.task, help="summaries | queries"),
     prompts: Optional[Path] = typer.Option(None, help="Prompt set TOML (default: the packaged set for --task)."),
     samples: Optional[int] = typer.Option(None, help="Samples per prompt (default: the prompt file's, 3)."),
     max_prompts: Optional[int] = typer.Option(None, help="Use only the first K prompts."),
-    temperature: float = typer.Option(SamplingConfig.temperature), top_p: float = typer.Option(SamplingConfig.top_p),
-    top_k: int = typer.Option(SamplingConfig.top_k, help="0 = off."), max_tokens: int = typer.Option(SamplingConfig.max_tokens),
-    repeat_penalty: float = typer.Option(SamplingConfig.repeat_penalty), seed: int = typer.Option(SamplingConfig.seed),
-    backend: str = typer.Option("llamacpp", help="llamacpp (embedded) | openai (any OpenAI-compatible server)."),
+    temperature: float = typer.Option(_D.sampling.temperature), top_p: float = typer.Option(_D.sampling.top_p),
+    top_k: int = typer.Option(_D.sampling.top_k, help="0 = off."), max_tokens: int = typer.Option(_D.sampling.max_tokens),
+    repeat_penalty: float = typer.Option(_D.sampling.repeat_penalty), seed: int = typer.Option(_D.sampling.seed),
+    backend: str = typer.Option(_D.backend, help="llamacpp (embedded) | openai (any OpenAI-compatible server)."),
     model: Optional[str] = typer.Option(None, help="GGUF path for llamacpp (default: SmolLM2-135M-Instruct)."),
     n_ctx: Optional[int] = typer.Option(None, help="llama.cpp context size (default: sized to the corpus)."),
-    n_threads: Optional[int] = typer.Option(None), n_gpu_layers: int = typer.Option(0),
+    n_threads: Optional[int] = typer.Option(None), n_gpu_layers: int = typer.Option(_D.n_gpu_layers),
     base_url: list[str] = typer.Option([], help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 (repeatable)."),
     server_model: Optional[str] = typer.Option(None, help="Model name on the server (default: its first)."),
-    api_key_env: str = typer.Option("OPENAI_API_KEY", help="Environment variable holding the API key."),
-    concurrency: int = typer.Option(8, help="Requests in flight (all base URLs together)."),
-    request_timeout: float = typer.Option(120.0), max_retries: int = typer.Option(5),
+    api_key_env: str = typer.Option(_D.api_key_env, help="Environment variable holding the API key."),
+    concurrency: int = typer.Option(_D.concurrency, help="Requests in flight (all base URLs together)."),
+    request_timeout: float = typer.Option(_D.request_timeout), max_retries: int = typer.Option(_D.max_retries),
     shard: Optional[str] = typer.Option(None, help="I/N: this machine's share of the corpus (0-based I)."),
     limit: Optional[int] = typer.Option(None, help="Only the first N papers (after sharding)."),
     min_words: Optional[int] = typer.Option(None, help="Reject outputs shorter than this (default: prompt file)."),
     progress: bool = typer.Option(True, help="Show progress."),
-    retry_failed: bool = typer.Option(True, help="Regenerate records that failed (request errors, context overflow, cut by "
+    retry_failed: bool = typer.Option(_D.retry_failed, help="Regenerate records that failed (request errors, context overflow, cut by "
                                       "the token limit); with --no-retry-failed only those a changed setting may fix."),
 ) -> None:
     """Generate K prompts x C samples per paper; resumable (rerun continues), shardable."""
@@ -71,6 +59,8 @@ def summarize_cmd(
         return
     if out is None:
         _fail("--out is required")
+    if not corpus:
+        _fail("--corpus is required")
     from semcse.corpus import CorpusError
     from semcse.summaries import summarize
     from semcse.summaries.backends.base import BackendError
@@ -78,14 +68,10 @@ def summarize_cmd(
     from semcse.summaries.store import StoreError
 
     try:
-        cfg = SummarizeConfig(
-            corpus=corpus_options(corpus, fmt, split, id_field, title_field, abstract_field, label_field, title_from_first_sentence, max_abstract_chars),
-            out=str(out), task=task, prompts=str(prompts) if prompts else None, samples=samples, max_prompts=max_prompts,
-            sampling=SamplingConfig(temperature=temperature, top_p=top_p, top_k=top_k, max_tokens=max_tokens, repeat_penalty=repeat_penalty, seed=seed),
-            backend=backend, model=model, n_ctx=n_ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers, base_urls=tuple(base_url),
-            server_model=server_model, api_key_env=api_key_env, concurrency=concurrency, request_timeout=request_timeout,
-            max_retries=max_retries, shard=shard, limit=limit, min_words=min_words, progress=progress, retry_failed=retry_failed,
-        )
+        options = locals()
+        cfg = SummarizeConfig.from_options(
+            options, corpus=CorpusConfig.from_options(options, source=corpus, format=fmt, limit=None),  # --limit: after sharding
+            sampling=SamplingConfig.from_options(options), base_urls=tuple(base_url))
         result = summarize(cfg)
     except (ConfigError, CorpusError, PromptError, BackendError, StoreError) as exc:
         _fail(str(exc))
@@ -181,21 +167,19 @@ def batch_write_cmd(
     corpus: str = typer.Option(..., help="Corpus file or dataset."),
     out: Path = typer.Option(..., help="Run directory; requests go to <out>/batch/requests-NNNN.jsonl."),
     server_model: str = typer.Option(..., help="Model name written into each request body."),
-    task: str = typer.Option("summaries"), prompts: Optional[Path] = typer.Option(None), samples: Optional[int] = typer.Option(None),
+    task: str = typer.Option(_D.task), prompts: Optional[Path] = typer.Option(None), samples: Optional[int] = typer.Option(None),
     max_prompts: Optional[int] = typer.Option(None), shard: Optional[str] = typer.Option(None), limit: Optional[int] = typer.Option(None),
-    temperature: float = typer.Option(0.8), top_p: float = typer.Option(0.95), max_tokens: int = typer.Option(128), seed: int = typer.Option(0),
+    temperature: float = typer.Option(_D.sampling.temperature), top_p: float = typer.Option(_D.sampling.top_p),
+    max_tokens: int = typer.Option(_D.sampling.max_tokens), seed: int = typer.Option(_D.sampling.seed),
     id_field: Optional[str] = typer.Option(None), title_field: Optional[str] = typer.Option(None), abstract_field: Optional[str] = typer.Option(None),
     max_requests_per_file: int = typer.Option(50_000, help="OpenAI's batch limit is 50,000 requests per file."),
 ) -> None:
     """Write the missing requests as OpenAI Batch JSONL (for `vllm run-batch` or hosted batch APIs)."""
     from semcse.summaries.batch import write_batch_requests
 
-    cfg = SummarizeConfig(
-        corpus=CorpusConfig(source=corpus, id_field=id_field, title_field=title_field, abstract_field=abstract_field),
-        out=str(out), task=task, prompts=str(prompts) if prompts else None, samples=samples, max_prompts=max_prompts,
-        sampling=SamplingConfig(temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed),
-        backend="openai", server_model=server_model, shard=shard, limit=limit,
-    )
+    options = locals()
+    cfg = SummarizeConfig.from_options(options, corpus=CorpusConfig.from_options(options, source=corpus, limit=None),
+                                       sampling=SamplingConfig.from_options(options), backend="openai")
     from semcse.corpus import CorpusError
     from semcse.summaries.batch import BatchError
     from semcse.summaries.prompts import PromptError

@@ -16,8 +16,6 @@ from semcse.config import ConfigError, CorpusConfig, TrainConfig
 _D = TrainConfig()
 
 
-
-
 @app.command("train")
 def train_cmd(
     corpus: Optional[str] = typer.Option(None, help="Corpus: JSONL/CSV/TSV/Parquet file, datasets directory or hub dataset id."),
@@ -105,23 +103,9 @@ def train_cmd(
     from semcse.training.model import ModelLoadError
 
     try:
-        cfg = TrainConfig(
-            corpus=CorpusConfig(source=corpus, format=fmt, split=split, id_field=id_field, title_field=title_field,
-                                abstract_field=abstract_field, title_from_first_sentence=title_from_first_sentence,
-                                max_abstract_chars=max_abstract_chars, limit=limit),
-            summaries=tuple(summaries), summaries_id_field=summaries_id_field, summaries_field=summaries_field,
-            out=str(out), base_model=base_model, pooling=pooling, max_seq_length=max_seq_length, trust_remote_code=trust_remote_code,
-            p_summary=p_summary, p_title=p_title, p_sentence=p_sentence, p_abstract=p_abstract, max_span_sentences=max_span_sentences, sentence_splitter=sentence_splitter,
-            negatives=negatives, hard_negatives=hard_negatives, hard_negative_candidates=hard_negative_candidates,
-            hard_negative_margin=hard_negative_margin, anchors_per_paper=anchors_per_paper, filter_summaries=filter_summaries, title_anchors=title_anchors, span_anchors=span_anchors, validation_papers=validation_papers,
-            max_validation_papers=max_validation_papers, validation_fill=validation_fill, seed=seed,
-            selection_confidence=selection_confidence, min_vote_pool=min_vote_pool, interpolation=interpolation or None, loss=loss, similarity=similarity, margin=margin,
-            l2_weight=l2_weight, scale=scale, cached_mini_batch=cached_mini_batch, epochs=epochs, max_steps=max_steps, batch_size=batch_size,
-            gradient_accumulation_steps=gradient_accumulation_steps, learning_rate=learning_rate, warmup_ratio=warmup_ratio,
-            weight_decay=weight_decay, precision=precision, group_by_kind=group_by_kind, eval_steps=eval_steps,
-            logging_steps=logging_steps, save_total_limit=save_total_limit, resume=resume, overwrite=overwrite,
-            dataloader_workers=dataloader_workers, progress=progress,
-        )
+        options = locals()
+        cfg = TrainConfig.from_options(options, corpus=CorpusConfig.from_options(options, source=corpus, format=fmt),
+                                       interpolation=interpolation or None)
         result = train(cfg)
     except (ConfigError, CorpusError, TrainingDataError, ModelLoadError) as exc:
         _fail(str(exc))
