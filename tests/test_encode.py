@@ -40,6 +40,16 @@ def test_encode_matches_sentence_transformers(enc):
     np.testing.assert_array_equal(got[0], got[5])
 
 
+def test_a_models_default_prompt_is_prepended_as_sentence_transformers_does(minilm_path):
+    plain = load_encoder(minilm_path).encode(TEXTS[:3], progress=False)
+    enc = load_encoder(minilm_path)  # (a prompt is part of the model as loaded: set it before encoding)
+    enc.model.prompts, enc.model.default_prompt_name = {"query": "query: "}, "query"
+    ref = enc.model.encode(TEXTS[:3], convert_to_numpy=True, show_progress_bar=False)
+    got = enc.encode(TEXTS[:3], progress=False)
+    np.testing.assert_allclose(got, ref, atol=2e-5)
+    assert np.abs(got - plain).max() > 1e-2  # the prompt changed the embeddings
+
+
 def test_encode_keeps_input_order_across_batches(minilm_path):
     e = load_encoder(minilm_path)
     a = e.encode(TEXTS[:5], batch_size=1, progress=False)

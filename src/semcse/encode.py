@@ -165,7 +165,7 @@ class Encoder:
         model = self.model
         model.eval()
         order = np.argsort(-self._token_lengths(texts), kind="stable")
-        prompt = model._resolve_prompt(None, None) if hasattr(model, "_resolve_prompt") else None
+        prompt = _default_prompt(model)
         device = model.device
         out: np.ndarray | None = None
         bar = Progress(description, total=n, unit="texts", rates=("texts",), enabled=progress)
@@ -430,3 +430,10 @@ def load_encoder_spec(spec: str, *, pooling: str | None = None, similarity: str 
     return load_encoder(path, pooling=opts.get("pooling", pooling), similarity=opts.get("similarity", similarity),
                         name=opts.get("name"), max_seq_length=int(msl) if msl else max_seq_length, device=device,
                         trust_remote_code=trust_remote_code, default_max_seq_length=default_max_seq_length)
+
+
+def _default_prompt(model: Any) -> str | None:
+    """The prompt sentence-transformers' ``encode`` would prepend by default (the model's
+    ``default_prompt_name`` in its ``prompts``), from the public attributes."""
+    name = getattr(model, "default_prompt_name", None)
+    return (getattr(model, "prompts", None) or {}).get(name) if name else None
