@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from semcse.config import ConfigError, CorpusConfig, RunConfig, TrainConfig, load_config_file
 from semcse.corpus import Corpus, load_corpus
@@ -279,22 +278,10 @@ def heldout_guard(held_eval, trained_path: str, base_model: str, confidence: flo
     If the trained model is worse than the base on any task beyond its interval, the run's result
     is the base model. Returns the per-task comparisons, ``result_model`` and one ``sentence``.
     """
-    from semcse.training.selection import paired_change_interval
+    from semcse.evaluation.run import compare_models
 
-    by = {(r.task, r.model): r for r in held_eval.results}
-    rows, worse = [], []
-    for task in dict.fromkeys(r.task for r in held_eval.results):
-        b, t = by.get((task, "base")), by.get((task, "trained"))
-        if b is None or t is None or b.per_query is None or t.per_query is None or len(b.per_query) != len(t.per_query):
-            continue
-        if not np.mean(b.per_query):
-            continue
-        change, low, high = paired_change_interval(b.per_query, t.per_query, confidence, seed=seed)
-        is_worse = high < 0 if b.higher_is_better else low > 0
-        rows.append({"task": task, "metric": b.metric, "pool": b.pool_size, "base": b.score, "trained": t.score,
-                     "change": change, "low": low, "high": high, "higher_is_better": b.higher_is_better, "worse": is_worse})
-        if is_worse:
-            worse.append(task)
+    rows = [c for c in compare_models(held_eval.results, "base", confidence, seed) if c["model"] == "trained"]
+    worse = [r["task"] for r in rows if r["verdict"] == "worse"]
     if worse:
         sentence = (f"The trained model is worse than the base on held-out {', '.join(worse)} beyond the "
                     f"{confidence:.0%} interval, so this run's result is the base model `{base_model}` "
@@ -375,7 +362,7 @@ def write_report(cfg: RunConfig, out: Path, split: dict, sstats: dict, tres, hel
                       f"{guard['confidence']:.0%} interval over the task's queries.", "",
                       _md(["task", "pool", "change", "interval", "verdict"],
                           [[r["task"], str(r["pool"]), f"{100 * r['change']:+.1f}%", f"[{100 * r['low']:+.1f}%, {100 * r['high']:+.1f}%]",
-                            "worse" if r["worse"] else "not worse"] for r in guard["tasks"]])]
+                            "worse" if r["verdict"] == "worse" else "not worse"] for r in guard["tasks"]])]
         plots = sections[name].plots if sections[name] is not None else []
         lines += [f"\n![{Path(p).stem}](eval-{name}/{Path(p).name})" for p in plots]  # plots are named inside eval-<name>/
     if tres.warnings:

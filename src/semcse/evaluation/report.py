@@ -91,6 +91,7 @@ def markdown(report) -> str:
             cells.append(f"**{s}**" if t in best and r.score == best[t] else s)
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
+    lines += intervals_section(report, shown_tasks)
     lines += paper_table_section(report)
     lines += scirepeval_section(report)
 
@@ -145,6 +146,30 @@ def markdown(report) -> str:
     if tm:
         lines += ["## Timing", "", ", ".join(f"{k} {v}" for k, v in tm.items()), ""]
     return "\n".join(lines)
+
+
+def intervals_section(report, tasks: Sequence[str]) -> list[str]:
+    """Each score's bootstrap interval and, with several models, each model vs the first (paired)."""
+    rows = [r for t in tasks for r in report.results if r.task == t and r.interval]
+    if not rows:
+        return []
+    level = next((c["confidence"] for c in report.comparisons), 0.95)
+    vs = {(c["model"], c["task"]): c for c in report.comparisons}
+    reference = report.comparisons[0]["reference"] if report.comparisons else None
+    lines = ["## Intervals", "",
+             f"{level:.0%} bootstrap intervals over each pool's queries (1,000 resamples)."
+             + (f" Changes are relative to `{reference}`, paired on the same queries: better or worse only when "
+                "the interval excludes no change, else level." if reference else ""), "",
+             "| task | model | score | interval |" + (f" vs {reference} | interval | verdict |" if reference else ""),
+             "|---|---|---:|---|" + ("---:|---|---|" if reference else "")]
+    for r in rows:
+        line = f"| {r.task} | {r.model} | {_fmt(r.score, r.metric)} | [{_fmt(r.interval[0], r.metric)}, {_fmt(r.interval[1], r.metric)}] |"
+        if reference:
+            c = vs.get((r.model, r.task))
+            line += (f" {100 * c['change']:+.1f}% | [{100 * c['low']:+.1f}%, {100 * c['high']:+.1f}%] | {c['verdict']} |"
+                     if c else " | | |")
+        lines.append(line)
+    return lines + [""]
 
 
 def paper_table_section(report) -> list[str]:

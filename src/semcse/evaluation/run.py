@@ -18,10 +18,11 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
+from semcse.bootstrap import mean_interval, paired_change_interval
 from semcse.config import ConfigError, EvaluateConfig
 from semcse.evaluation.data import DataContext
 from semcse.evaluation.engines import engine_for
@@ -31,6 +32,7 @@ from semcse.evaluation.specs import Benchmark, load_benchmark
 
 log = logging.getLogger(__name__)
 
+INTERVAL_CONFIDENCE = 0.95  # of each score's interval and of the paired model comparisons in the report
 EVALUATION_MAX_LENGTH = 512  # tokens, unless the user or the known-models table says otherwise (as SciRepEval)
 
 
@@ -54,6 +56,7 @@ class TaskResult:
     format: str = ""  # SciRepEval's task format (CLF, RGN, PRX, SRCH); "" for other tasks
     encode_seconds: float = 0.0
     score_seconds: float = 0.0
+    interval: list[float] | None = None  # 95% bootstrap interval of the score over the pool's queries
     per_query: np.ndarray | None = field(default=None, repr=False)  # the metric per query (not written)
 
     def to_dict(self) -> dict[str, Any]:
@@ -72,6 +75,7 @@ class EvaluationReport:
     skipped: list[dict[str, str]] = field(default_factory=list)
     diagnostics: dict[str, dict[str, Any]] = field(default_factory=dict)
     mteb: list[dict[str, Any]] = field(default_factory=list)
+    comparisons: list[dict[str, Any]] = field(default_factory=list)  # every model vs the first, paired per task
     scirepeval: dict[str, Any] = field(default_factory=dict)  # per model: CLF / RGN / PRX / SRCH means and the average
     paper_table: dict[str, Any] = field(default_factory=dict)  # the SemCSE paper's layout with Perf. (paper_table.build)
     plots: list[str] = field(default_factory=list)
@@ -282,6 +286,8 @@ def score_task(encoder, p: Prepared, config: EvaluateConfig, cache_dir: Path | N
                         encode_seconds=round(t_enc, 3), score_seconds=round(t_score, 3),
                         per_query=None if per_query is None or metric not in ("mean_rank", "knn_agreement")
                         else np.asarray(per_query, dtype=np.float64))
+    if result.per_query is not None and len(result.per_query):
+        result.interval = [round(x, 6) for x in mean_interval(result.per_query, INTERVAL_CONFIDENCE, seed=p.spec.seed)]
     log.info("%s | %s: %s = %.4g (pool %d, seed %d)", encoder.name, p.spec.name, metric, result.score, p.pool_size,
              p.spec.seed)
     return result, emb
@@ -305,6 +311,7 @@ def _finish(session: Session, t_start: float) -> None:
         report.plots.append(path.name)
     timing["plot_seconds"] = time.perf_counter() - t0
     report.scirepeval = summarise(report.results)
+    report.comparisons = compare_models(report.results, report.models[0]["name"]) if report.models else []
     t0 = time.perf_counter()
     report.paper_table = paper_table_of(session)
     timing["reference_seconds"] = time.perf_counter() - t0
@@ -314,6 +321,30 @@ def _finish(session: Session, t_start: float) -> None:
     report.timing["outside_encoding_share"] = round(1 - timing["encode_seconds"] / tot, 4) if tot else 0.0
     report.files = render.write_report(report, session.out)
     log.info("wrote %s", ", ".join(report.files.values()))
+
+
+def compare_models(results: Sequence[TaskResult], reference: str, confidence: float = INTERVAL_CONFIDENCE,
+                   seed: int | None = None) -> list[dict[str, Any]]:
+    """Every other model vs ``reference``, per task where both have per-query values on the same queries:
+    the relative change of the score with its paired bootstrap interval (seed: the task's, unless given).
+    ``verdict`` is better / worse when the interval excludes 0 in that direction, else level."""
+    by = {(r.model, r.task): r for r in results}
+    others = [m for m in dict.fromkeys(r.model for r in results) if m != reference]
+    out = []
+    for ref in (r for r in results if r.model == reference and r.per_query is not None and r.per_query.mean()):
+        for model in others:
+            other = by.get((model, ref.task))
+            if other is None or other.per_query is None or other.per_query.shape != ref.per_query.shape:
+                continue
+            change, low, high = paired_change_interval(ref.per_query, other.per_query, confidence,
+                                                       seed=ref.seed if seed is None else seed)
+            better = low > 0 if ref.higher_is_better else high < 0
+            worse = high < 0 if ref.higher_is_better else low > 0
+            out.append({"task": ref.task, "model": model, "reference": reference, "metric": ref.metric,
+                        "pool": ref.pool_size, "reference_score": ref.score, "score": other.score,
+                        "change": round(change, 6), "low": round(low, 6), "high": round(high, 6), "confidence": confidence,
+                        "verdict": "better" if better else "worse" if worse else "level"})
+    return out
 
 
 def paper_table_of(session: Session) -> dict[str, Any]:

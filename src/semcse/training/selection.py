@@ -17,6 +17,8 @@ from statistics import geometric_mean
 
 import numpy as np
 
+from semcse.bootstrap import paired_change_interval
+
 
 @dataclass
 class TaskChange:
@@ -50,27 +52,6 @@ class Verdict:
         parts = [f"{c.task} {100 * c.change:+.1f}% [{100 * c.low:+.1f}%, {100 * c.high:+.1f}%]" for c in self.changes.values()]
         head = "eligible" if self.eligible else f"blocked by {', '.join(self.blocked_by)}"
         return f"{head}; vs base: " + "; ".join(parts)
-
-
-def paired_change_interval(base: np.ndarray, cand: np.ndarray, confidence: float = 0.9, samples: int = 1000,
-                           seed: int = 0) -> tuple[float, float, float]:
-    """Relative change of the mean rank, mean(cand)/mean(base) - 1, and its paired bootstrap interval.
-
-    ``base[i]`` and ``cand[i]`` are the ranks of the same query i; queries are resampled together.
-    """
-    base = np.asarray(base, dtype=np.float64)
-    cand = np.asarray(cand, dtype=np.float64)
-    if base.shape != cand.shape or base.ndim != 1 or len(base) == 0:
-        raise ValueError(f"paired ranks must be two equal, non-empty vectors; got {base.shape} and {cand.shape}")
-    change = cand.mean() / base.mean() - 1.0
-    rng = np.random.default_rng(seed)
-    changes = np.empty(samples)
-    for start in range(0, samples, 100):  # 100 resamples at a time: bounded memory for big pools
-        idx = rng.integers(0, len(base), size=(min(100, samples - start), len(base)))
-        changes[start:start + len(idx)] = cand[idx].mean(axis=1) / base[idx].mean(axis=1) - 1.0
-    tail = (1.0 - confidence) / 2 * 100
-    low, high = np.percentile(changes, [tail, 100 - tail])
-    return float(change), float(low), float(high)
 
 
 @dataclass
