@@ -65,6 +65,23 @@ def test_exact_and_hnsw_agree(encoder):
         assert (approx[:, 0] == exact[:, 0]).mean() >= 0.95
 
 
+def test_exact_search_gives_the_top_k_of_the_models_own_distance():
+    import torch
+
+    from semcse.similarity import get_distance
+
+    rng = np.random.default_rng(1)
+    vecs = rng.normal(size=(500, 16)).astype(np.float32)
+    q = rng.normal(size=(7, 16)).astype(np.float32)
+    for sim in ("cosine", "euclidean"):
+        scores, idx = VectorIndex(vecs, sim, "exact").query(q, 10)
+        dist = get_distance(sim).pairwise(torch.from_numpy(q), torch.from_numpy(vecs)).numpy()
+        expected = np.argsort(dist, axis=1, kind="stable")[:, :10]
+        np.testing.assert_array_equal(idx, expected)
+        best = np.take_along_axis(dist, expected, axis=1)
+        np.testing.assert_allclose(scores, 1 - best if sim == "cosine" else -best, atol=1e-4)
+
+
 def test_resume_skips_finished_chunks(tmp_path, data_root, minilm_path, encoder):
     cfg = EmbedConfig(corpus=CorpusConfig(source=str(data_root / "scitldr" / "dev.jsonl"), limit=30), model=minilm_path,
                       out=str(tmp_path / "i"), chunk_size=10, progress=False)

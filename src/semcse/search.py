@@ -1,8 +1,9 @@
 """``semcse search``: top-k papers for a query under the index model's own similarity.
 
-Small indexes are searched exactly (one matrix product); large ones (``exact_limit`` vectors and
-up, or ``index_type="hnsw"``) through a FAISS HNSW graph, built once and saved beside the vectors.
-Cosine indexes store normalised vectors and use inner product; Euclidean ones use L2.
+Both go through FAISS: small indexes are searched exactly (a flat index); large ones
+(``exact_limit`` vectors and up, or ``index_type="hnsw"``) through an HNSW graph, built once and
+saved beside the vectors. Cosine indexes store normalised vectors and use inner product;
+Euclidean ones use L2.
 """
 
 from __future__ import annotations
@@ -49,9 +50,19 @@ class VectorIndex:
         self.kind = ("hnsw" if len(vectors) >= exact_limit else "exact") if index_type == "auto" else index_type
         if self.kind not in ("exact", "hnsw"):
             raise SearchError(f"unknown index type {index_type!r} (auto, exact or hnsw)")
-        self._faiss = None
-        if self.kind == "hnsw":
-            self._faiss = self._build_hnsw(cache_path, hnsw_m, ef_search)
+        self._faiss = self._build_hnsw(cache_path, hnsw_m, ef_search) if self.kind == "hnsw" else self._build_flat()
+
+    def _metric(self):
+        import faiss
+
+        return faiss.METRIC_INNER_PRODUCT if self.similarity == "cosine" else faiss.METRIC_L2
+
+    def _build_flat(self):
+        import faiss
+
+        index = faiss.IndexFlat(self.vectors.shape[1], self._metric())
+        index.add(self.vectors)
+        return index
 
     def _build_hnsw(self, cache_path: Path | None, m: int, ef_search: int):
         import faiss
@@ -62,8 +73,7 @@ class VectorIndex:
                 index.hnsw.efSearch = ef_search
                 return index
             log.warning("%s does not match the vectors; rebuilding", cache_path)
-        metric = faiss.METRIC_INNER_PRODUCT if self.similarity == "cosine" else faiss.METRIC_L2
-        index = faiss.IndexHNSWFlat(self.vectors.shape[1], m, metric)
+        index = faiss.IndexHNSWFlat(self.vectors.shape[1], m, self._metric())
         index.hnsw.efConstruction = 80
         index.add(self.vectors)
         index.hnsw.efSearch = ef_search
@@ -79,18 +89,8 @@ class VectorIndex:
         if self.similarity == "cosine":
             q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
         k = min(k, len(self.vectors))
-        if self._faiss is not None:
-            scores, idx = self._faiss.search(q, k)
-            return (scores if self.similarity == "cosine" else -np.sqrt(np.maximum(scores, 0))), idx
-        if self.similarity == "cosine":
-            scores = q @ self.vectors.T
-        else:
-            d2 = (q * q).sum(1)[:, None] - 2 * q @ self.vectors.T + (self.vectors * self.vectors).sum(1)[None, :]
-            scores = -np.sqrt(np.maximum(d2, 0))
-        idx = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        part = np.take_along_axis(scores, idx, axis=1)
-        order = np.argsort(-part, axis=1, kind="stable")
-        return np.take_along_axis(part, order, axis=1), np.take_along_axis(idx, order, axis=1)
+        scores, idx = self._faiss.search(q, k)
+        return (scores if self.similarity == "cosine" else -np.sqrt(np.maximum(scores, 0))), idx
 
 
 class SearchIndex:
