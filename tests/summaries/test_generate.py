@@ -142,3 +142,24 @@ def test_resuming_with_other_record_settings_warns(tmp_path, caplog):
                                                 sampling=SamplingConfig(temperature=0.2)))
     assert len(caplog.records) == 1 and "changes corpus, sampling" in caplog.text and "new --out" in caplog.text
     assert json.loads((tmp_path / "summarize.config.json").read_text())["corpus"]["source"] == "b.jsonl"
+
+
+def test_pending_jobs_count_the_missing_requests_and_render_prompts_only_when_reached(data_root, monkeypatch):
+    from semcse.corpus import load_corpus
+    from semcse.summaries.generate import plan_jobs
+    from semcse.summaries.prompts import PromptSet, load_prompt_set
+
+    papers = load_corpus(data_root / "scitldr" / "dev.jsonl", limit=4).papers
+    prompts = load_prompt_set().head(2)
+    rendered = []
+    original = PromptSet.messages
+    monkeypatch.setattr(PromptSet, "messages", lambda self, *a: rendered.append(a) or original(self, *a))
+    p0, p1 = (p.id for p in prompts.prompts)
+    done = {(papers[0].id, p, s) for p in (p0, p1) for s in range(3)} | {(papers[1].id, p0, 0), (papers[1].id, p1, 2)}
+    jobs = plan_jobs(papers, prompts, 3, done)
+    assert len(jobs) == 3 and jobs.requests == 4 + 6 + 6 and not rendered  # nothing rendered while planning
+    first = jobs[0]
+    assert first.paper_id == papers[1].id and [(r.prompt_id, r.sample) for r in first.requests] == [
+        (p0, 1), (p0, 2), (p1, 0), (p1, 1)]
+    assert first.requests[0].messages and len(rendered) == 4
+    assert [j.paper_id for j in jobs] == [p.id for p in papers[1:]] and len(rendered) == 4 + 16

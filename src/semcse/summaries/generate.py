@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from semcse.config import ConfigError, SummarizeConfig
 from semcse.corpus import Corpus, Paper, load_corpus
@@ -24,7 +24,7 @@ from semcse.hashing import stable_int
 from semcse.progress import Progress
 from semcse.summaries.backends.base import Backend, BackendError, PaperJob, Request
 from semcse.summaries.clean import RejectionCounter, TextFilter, clean_text
-from semcse.summaries.prompts import PromptSet, load_prompt_set
+from semcse.summaries.prompts import Prompt, PromptSet, load_prompt_set
 from semcse.summaries.store import SummaryRecord, SummaryStore
 
 log = logging.getLogger(__name__)
@@ -57,19 +57,41 @@ def select_papers(corpus: Corpus, cfg: SummarizeConfig) -> list[Paper]:
     return papers[: cfg.limit] if cfg.limit is not None else papers
 
 
-def plan_jobs(papers: list[Paper], prompts: PromptSet, samples: int, done: set) -> list[PaperJob]:
-    """The requests still missing from the store, grouped by paper."""
-    jobs = []
+@dataclass
+class PendingJobs:
+    """The requests still missing from the store, grouped by paper (one :class:`PaperJob` per paper).
+
+    A paper's prompts are rendered only when its job is reached: a fresh run over a large corpus holds
+    (prompt, sample) pairs, not every rendered chat message at once.
+    """
+
+    prompts: PromptSet
+    missing: list[tuple[Paper, list[tuple[Prompt, int]]]]  # (paper, [(prompt, sample), ...]) with at least one pair
+
+    def __len__(self) -> int:
+        return len(self.missing)
+
+    @property
+    def requests(self) -> int:
+        return sum(len(pairs) for _, pairs in self.missing)
+
+    def __getitem__(self, i: int) -> PaperJob:
+        paper, pairs = self.missing[i]
+        return PaperJob(paper.id, [Request(p.id, s, self.prompts.messages(p, paper.title, paper.abstract), self.prompts.stop)
+                                   for p, s in pairs])
+
+    def __iter__(self) -> Iterator[PaperJob]:
+        return (self[i] for i in range(len(self.missing)))
+
+
+def plan_jobs(papers: list[Paper], prompts: PromptSet, samples: int, done: set) -> PendingJobs:
+    """The requests still missing from the store, grouped by paper (rendered lazily, see :class:`PendingJobs`)."""
+    missing = []
     for paper in papers:
-        reqs = [
-            Request(p.id, s, prompts.messages(p, paper.title, paper.abstract), prompts.stop)
-            for p in prompts.prompts
-            for s in range(samples)
-            if (paper.id, p.id, s) not in done
-        ]
-        if reqs:
-            jobs.append(PaperJob(paper.id, reqs))
-    return jobs
+        pairs = [(p, s) for p in prompts.prompts for s in range(samples) if (paper.id, p.id, s) not in done]
+        if pairs:
+            missing.append((paper, pairs))
+    return PendingJobs(prompts, missing)
 
 
 def make_backend(cfg: SummarizeConfig) -> Backend:
@@ -200,7 +222,7 @@ def summarize(cfg: SummarizeConfig, corpus: Corpus | None = None, backend: Backe
     done = done_keys(store, cfg, _model_label(cfg))
     jobs = plan_jobs(papers, prompts, samples, done)
     expected = len(papers) * len(prompts.prompts) * samples
-    already = expected - sum(len(j.requests) for j in jobs)
+    already = expected - jobs.requests
     params = {**cfg.sampling.to_dict(), "prompt_set": prompts.name, "task": cfg.task, "n_ctx": cfg.n_ctx}
     text_filter = TextFilter(min_words=cfg.min_words if cfg.min_words is not None else prompts.min_words)
     counters = RunCounters()
@@ -270,7 +292,7 @@ def _records_model(records) -> str | None:
     return counts.most_common(1)[0][0] if counts else None
 
 
-def _generate(cfg: SummarizeConfig, jobs: list[PaperJob], backend: Backend | None, writer, by_id: dict[str, Paper],
+def _generate(cfg: SummarizeConfig, jobs: PendingJobs, backend: Backend | None, writer, by_id: dict[str, Paper],
               prompts: PromptSet, params: dict, text_filter: TextFilter, counters: RunCounters, todo: int,
               expected: int) -> tuple[str | None, str | None]:
     """Run the backend over ``jobs``, writing each paper's records as it finishes; returns (error, model name)."""
@@ -281,14 +303,15 @@ def _generate(cfg: SummarizeConfig, jobs: list[PaperJob], backend: Backend | Non
     try:
         backend = backend or make_backend(cfg)
         model_name = backend.model_name
-        progress = Progress(f"{cfg.task}", total=len(jobs), unit="papers", rates=("summaries", "tokens"), enabled=cfg.progress)
-        remaining = {j.paper_id: len(j.requests) for j in jobs}
+        # counted in summaries, not papers: papers resumed half-done would skew the ETA
+        progress = Progress(f"{cfg.task} ({len(jobs)} papers)", total=todo, unit=cfg.task, rates=("tokens",),
+                            enabled=cfg.progress)
+        remaining = {paper.id: len(pairs) for paper, pairs in jobs.missing}
         for job, gens in backend.run(jobs, cfg.sampling):
             writer.write(to_records(by_id[job.paper_id], prompts, gens, model_name, params, text_filter, counters))
             remaining[job.paper_id] -= len(gens)
-            finished = remaining[job.paper_id] <= 0
-            counters.papers_done += finished
-            progress.advance(int(finished), summaries=len(gens), tokens=sum(g.tokens for g in gens))
+            counters.papers_done += remaining[job.paper_id] <= 0
+            progress.advance(len(gens), tokens=sum(g.tokens for g in gens))
     except BackendError as exc:
         error = str(exc)
     finally:
