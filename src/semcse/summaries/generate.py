@@ -304,14 +304,14 @@ def _generate(cfg: SummarizeConfig, jobs: PendingJobs, backend: Backend | None, 
         backend = backend or make_backend(cfg)
         model_name = backend.model_name
         # counted in summaries, not papers: papers resumed half-done would skew the ETA
-        progress = Progress(f"{cfg.task} ({len(jobs)} papers)", total=todo, unit=cfg.task, rates=("tokens",),
+        progress = Progress(f"{cfg.task} ({len(jobs)} papers)", total=todo, unit=cfg.task, rates=(cfg.task, "tokens"),
                             enabled=cfg.progress)
         remaining = {paper.id: len(pairs) for paper, pairs in jobs.missing}
         for job, gens in backend.run(jobs, cfg.sampling):
             writer.write(to_records(by_id[job.paper_id], prompts, gens, model_name, params, text_filter, counters))
             remaining[job.paper_id] -= len(gens)
             counters.papers_done += remaining[job.paper_id] <= 0
-            progress.advance(len(gens), tokens=sum(g.tokens for g in gens))
+            progress.advance(len(gens), **{cfg.task: len(gens)}, tokens=sum(g.tokens for g in gens))
     except BackendError as exc:
         error = str(exc)
     finally:
