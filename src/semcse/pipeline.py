@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
 from semcse.config import ConfigError, CorpusConfig, RunConfig, TrainConfig, load_config_file
 from semcse.corpus import Corpus, load_corpus
 from semcse.fileio import atomic_open, atomic_write_json, atomic_write_text

@@ -46,36 +46,36 @@ class VectorIndex:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if similarity == "cosine":
             vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        self.vectors = vectors
         self.kind = ("hnsw" if len(vectors) >= exact_limit else "exact") if index_type == "auto" else index_type
         if self.kind not in ("exact", "hnsw"):
             raise SearchError(f"unknown index type {index_type!r} (auto, exact or hnsw)")
-        self._faiss = self._build_hnsw(cache_path, hnsw_m, ef_search) if self.kind == "hnsw" else self._build_flat()
+        # the FAISS index holds the (normalised) vectors; no second copy is kept here
+        self._faiss = self._build_hnsw(vectors, cache_path, hnsw_m, ef_search) if self.kind == "hnsw" else self._build_flat(vectors)
 
     def _metric(self):
         import faiss
 
         return faiss.METRIC_INNER_PRODUCT if self.similarity == "cosine" else faiss.METRIC_L2
 
-    def _build_flat(self):
+    def _build_flat(self, vectors: np.ndarray):
         import faiss
 
-        index = faiss.IndexFlat(self.vectors.shape[1], self._metric())
-        index.add(self.vectors)
+        index = faiss.IndexFlat(vectors.shape[1], self._metric())
+        index.add(vectors)
         return index
 
-    def _build_hnsw(self, cache_path: Path | None, m: int, ef_search: int):
+    def _build_hnsw(self, vectors: np.ndarray, cache_path: Path | None, m: int, ef_search: int):
         import faiss
 
         if cache_path is not None and cache_path.exists():
             index = faiss.read_index(str(cache_path))
-            if index.ntotal == len(self.vectors) and index.d == self.vectors.shape[1]:
+            if index.ntotal == len(vectors) and index.d == vectors.shape[1]:
                 index.hnsw.efSearch = ef_search
                 return index
             log.warning("%s does not match the vectors; rebuilding", cache_path)
-        index = faiss.IndexHNSWFlat(self.vectors.shape[1], m, self._metric())
+        index = faiss.IndexHNSWFlat(vectors.shape[1], m, self._metric())
         index.hnsw.efConstruction = 80
-        index.add(self.vectors)
+        index.add(vectors)
         index.hnsw.efSearch = ef_search
         if cache_path is not None:
             faiss.write_index(index, str(cache_path))
@@ -84,11 +84,11 @@ class VectorIndex:
     def query(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(scores, indices), each (n_queries, k'); scores: cosine or negative Euclidean distance."""
         q = np.ascontiguousarray(np.atleast_2d(q), dtype=np.float32)
-        if q.shape[1] != self.vectors.shape[1]:
-            raise SearchError(f"query vectors have dimension {q.shape[1]}, the index {self.vectors.shape[1]}: built by another model?")
+        if q.shape[1] != self._faiss.d:
+            raise SearchError(f"query vectors have dimension {q.shape[1]}, the index {self._faiss.d}: built by another model?")
         if self.similarity == "cosine":
             q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
-        k = min(k, len(self.vectors))
+        k = min(k, self._faiss.ntotal)
         scores, idx = self._faiss.search(q, k)
         return (scores if self.similarity == "cosine" else -np.sqrt(np.maximum(scores, 0))), idx
 
