@@ -267,6 +267,7 @@ class TrainConfig(_Config):
     margin: float = 0.2  # triplet margin, in units of the distance (0.5 measured harmful on unit-norm models)
     l2_weight: float = 1e-3  # lambda of the L2 regularisation (mean squared embedding norm)
     scale: float = 20.0  # InfoNCE inverse temperature
+    base_anchor: float = 0.0  # weight of the mean squared distance of each text's embedding from the base model's; 0 = off
     cached_mini_batch: int | None = None  # GradCache: embed each batch N texts at a time (large batches in small memory)
     # optimisation
     epochs: float = 1.0

@@ -164,3 +164,45 @@ def test_gradient_cache_gives_the_uncached_loss_and_gradients(minilm_path, scitl
     assert cached_loss.get_config_dict()["mini_batch_size"] == 3
     with pytest.raises(ValueError, match="mini_batch_size"):
         CachedSemCSELoss(make(model), mini_batch_size=0)
+
+
+def test_base_anchor_penalises_drift_from_the_frozen_base(minilm_path, scitldr_papers):
+    """Zero at the start; after the weights move, weight x the mean squared distance to the base's embeddings."""
+    from sentence_transformers import SentenceTransformer
+
+    from semcse.training.losses import BaseAnchorLoss
+
+    model = SentenceTransformer(minilm_path, device="cpu")
+    model.max_seq_length = 48
+    model.eval()
+    papers = scitldr_papers[:6]
+    columns = [[p.title for p in papers[:3]], [p.abstract[:200] for p in papers[:3]], [p.abstract[:200] for p in papers[3:6]]]
+    labels = torch.tensor([[i, 3 + i, 0] for i in range(3)])
+    loss = BaseAnchorLoss(SemCSETripletLoss(model, margin=0.2), weight=2.0)
+    inner = SemCSETripletLoss(model, margin=0.2)
+
+    out = loss([model.preprocess(c) for c in columns], labels)
+    assert out.keys() == {"triplet", "l2", "base_anchor"}
+    assert out["base_anchor"].item() == pytest.approx(0.0, abs=1e-10)
+    plain = inner([model.preprocess(c) for c in columns], labels)
+    assert out["triplet"].item() == pytest.approx(plain["triplet"].item(), rel=1e-6)
+
+    with torch.no_grad():  # move the trained model away from the base
+        for p in model[0].auto_model.encoder.layer[-1].parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    texts = [t for c in columns for t in c]
+    drift = (model.encode(texts, convert_to_tensor=True) - loss.base_model.encode(texts, convert_to_tensor=True))
+    expected = 2.0 * drift.pow(2).sum(dim=-1).mean().item()
+    assert expected > 1e-4
+    model.zero_grad()
+    out = loss([model.preprocess(c) for c in columns], labels)
+    assert out["base_anchor"].item() == pytest.approx(expected, rel=1e-4)
+    out["base_anchor"].backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+    assert all(not p.requires_grad and p.grad is None for p in loss.base_model.parameters())
+    assert not {id(p) for p in loss.base_model.parameters()} & {id(p) for p in model.parameters()}
+    loss.train()
+    assert model.training and not loss.base_model.training
+    assert loss.get_config_dict()["base_anchor"] == 2.0 and loss.health is loss.loss.health
+    with pytest.raises(ValueError, match="weight"):
+        BaseAnchorLoss(inner, weight=0.0)

@@ -98,6 +98,23 @@ def test_wise_interpolation_is_handed_over_when_eligible(tiny_config, monkeypatc
 
 
 @pytest.mark.slow
+def test_base_anchor_trains_logs_its_penalty_and_saves_only_the_model(tiny_config, monkeypatch, minilm_path):
+    _weak_base(monkeypatch)
+    result = train(tiny_config.replace(interpolation=None, base_anchor=1.0))
+    out = Path(tiny_config.out)
+    metrics = json.loads((out / "semcse_train.json").read_text())
+    train_logs = [h for h in metrics["log_history"] if "loss" in h]
+    assert train_logs and train_logs[-1]["base_anchor"] > 0  # the trained model has moved from the base
+    assert metrics["loss"]["name"] == "BaseAnchorLoss" and metrics["loss"]["base_anchor"] == 1.0
+    from safetensors import safe_open
+
+    with safe_open(str(out / "model.safetensors"), "pt") as saved, \
+            safe_open(str(Path(minilm_path) / "model.safetensors"), "pt") as base:
+        assert 0 < len(saved.keys()) and set(saved.keys()) <= set(base.keys())  # the frozen base copy is not saved
+    assert result.selected.startswith("checkpoint-")
+
+
+@pytest.mark.slow
 def test_base_model_is_kept_when_training_only_damages_it(tiny_config, minilm_path):
     cfg = tiny_config.replace(learning_rate=5e-3, warmup_ratio=0.0, loss="infonce", negatives="batch-all", max_steps=3,
                               cached_mini_batch=3)
@@ -235,6 +252,10 @@ def test_plan_steps_and_resume_config_check(tiny_config, tmp_path):
     with pytest.raises(ConfigError, match="learning_rate"):
         trainer_module.prepare_out_dir(tiny_config.replace(resume=True, learning_rate=1e-3))
     assert trainer_module.prepare_out_dir(tiny_config.replace(resume=True, logging_steps=5)) is None
+    with pytest.raises(ConfigError, match="--base-anchor must be >= 0"):
+        trainer_module._check_config(tiny_config.replace(base_anchor=-1.0))
+    with pytest.raises(ConfigError, match="--base-anchor cannot be combined with --cached-mini-batch"):
+        trainer_module._check_config(tiny_config.replace(base_anchor=1.0, cached_mini_batch=4))
 
 
 def test_every_train_config_field_is_a_cli_option():

@@ -70,6 +70,8 @@ def train_cmd(
     margin: float = typer.Option(_D.margin, help="Triplet margin."),
     l2_weight: float = typer.Option(_D.l2_weight, help="Lambda of the L2 regularisation of the embeddings."),
     scale: float = typer.Option(_D.scale, help="InfoNCE scale (1 / temperature)."),
+    base_anchor: float = typer.Option(_D.base_anchor, help="Weight of a penalty on each text's squared distance from its "
+                                      "embedding by the frozen base model (forget less of what the base knew); 0 = off."),
     cached_mini_batch: Optional[int] = typer.Option(None, help="GradCache: embed each batch N texts at a time, so large "
                                                     "batches (with --negatives batch-all) fit in memory; same gradients."),
     epochs: float = typer.Option(_D.epochs), max_steps: Optional[int] = typer.Option(None, help="Overrides --epochs."),

@@ -38,7 +38,7 @@ from semcse.training.examples import TrainingDataError
 from semcse.training.examples import KINDS, ExampleBuilder, TripletTexts, mix_report
 from semcse.training.hard_negatives import NEIGHBOURS, mine_hard_negatives
 from semcse.training.health import HealthMonitor
-from semcse.training.losses import CachedSemCSELoss, SemCSEInfoNCELoss, SemCSETripletLoss
+from semcse.training.losses import BaseAnchorLoss, CachedSemCSELoss, SemCSEInfoNCELoss, SemCSETripletLoss
 from semcse.training.model import load_base_model, pooling_mode, restore_processing, set_pad_to_multiple_of
 from semcse.training.sampler import EpochBlockBatchSampler, LayoutRef
 from semcse.training.prepared import cached_array
@@ -68,6 +68,8 @@ def make_loss(cfg: TrainConfig, model: SentenceTransformer) -> torch.nn.Module:
         loss = SemCSEInfoNCELoss(model, distance, scale=cfg.scale, in_batch_negatives=in_batch, l2_weight=cfg.l2_weight)
     else:
         raise ConfigError(f"unknown loss {cfg.loss!r}; use triplet or infonce")
+    if cfg.base_anchor:
+        return BaseAnchorLoss(loss, cfg.base_anchor)
     return CachedSemCSELoss(loss, cfg.cached_mini_batch) if cfg.cached_mini_batch else loss
 
 
@@ -299,6 +301,10 @@ def _check_config(cfg: TrainConfig) -> None:
         raise ConfigError(f"unknown sentence splitter {cfg.sentence_splitter!r}; use {' or '.join(SPLITTERS)}")
     if cfg.cached_mini_batch is not None and cfg.cached_mini_batch < 1:
         raise ConfigError(f"--cached-mini-batch must be at least 1 (texts embedded at a time), got {cfg.cached_mini_batch}")
+    if cfg.base_anchor < 0:
+        raise ConfigError(f"--base-anchor must be >= 0 (0 = off), got {cfg.base_anchor}")
+    if cfg.base_anchor and cfg.cached_mini_batch:
+        raise ConfigError("--base-anchor cannot be combined with --cached-mini-batch yet; use one of them")
     if cfg.interpolation is not None and not 0 < cfg.interpolation < 1:
         raise ConfigError(f"--interpolation must be between 0 and 1 (0 = off), got {cfg.interpolation}")
 
