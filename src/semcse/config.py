@@ -229,7 +229,7 @@ class TrainConfig(_Config):
 
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
     summaries: tuple[str, ...] = ()  # summary store run directories and/or {id, summaries} JSONL files
-    summaries_id_field: str | None = None  # JSONL imports; default: first of id, paper_id, doc_id
+    summaries_id_field: str | None = None  # JSONL imports; default: the first present of the corpus id fields (id, paper_id, ...)
     summaries_field: str | None = None  # JSONL imports; default: first of summaries, target
     out: str = ""
     base_model: str = ""  # hub id or local path of any Hugging Face / sentence-transformers encoder

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from semcse.config import TrainConfig
-from semcse.corpus import iter_jsonl, load_corpus
+from semcse.corpus import ID_FIELDS, iter_jsonl, load_corpus
 from semcse.summaries.store import SummaryStore
 from semcse.training.examples import (
     DataReport, ExampleBuilder, PositiveMix, TrainingDataError, TrainingPaper, check_summaries, match_papers,
@@ -35,7 +35,6 @@ from semcse.training.prepared import (
 
 log = logging.getLogger(__name__)
 
-SUMMARY_ID_FIELDS = ("id", "paper_id", "doc_id", "corpus_id", "abstract_id")
 SUMMARY_TEXT_FIELDS = ("summaries", "target", "summary", "tldr", "texts")
 PREPARED = "prepared"  # <out>/prepared/<fingerprint>/: the prepared papers, reused by resumes and ranks
 DATA_FIELDS = ("corpus", "summaries", "summaries_id_field", "summaries_field", "validation_papers",
@@ -53,7 +52,7 @@ def _iter_summary_jsonl(path: Path, id_field: str | None, text_field: str | None
             skipped += 1
             continue
         if id_field is None:
-            id_field = next((f for f in SUMMARY_ID_FIELDS if f in obj), None)
+            id_field = next((f for f in ID_FIELDS if f in obj), None)
             if id_field is None:
                 raise TrainingDataError(f"{path}:{row}: no id field among {sorted(obj)}; name it with --summaries-id-field")
         if text_field is None:
