@@ -11,7 +11,8 @@ import time
 from typing import TextIO
 
 
-def _fmt_eta(seconds: float) -> str:
+def format_duration(seconds: float) -> str:
+    """``m:ss`` or ``h:mm:ss``; ``?`` when unknown (NaN or infinite)."""
     if seconds != seconds or seconds == float("inf"):
         return "?"
     seconds = int(seconds)
@@ -58,7 +59,7 @@ class Progress:
 
     def line(self) -> str:
         eta = (self.total - self.done) * self.elapsed / self.done if self.done else float("nan")
-        return f"{self.description}: {self.done}/{self.total} {self.unit}  {self.rates_text()}  elapsed {_fmt_eta(self.elapsed)}  ETA {_fmt_eta(eta)}"
+        return f"{self.description}: {self.done}/{self.total} {self.unit}  {self.rates_text()}  elapsed {format_duration(self.elapsed)}  ETA {format_duration(eta)}"
 
     def advance(self, n: int = 1, **counts: float) -> None:
         self.done += n

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
 import os
 import signal
 import socket
@@ -98,9 +100,10 @@ def test_wise_interpolation_is_handed_over_when_eligible(tiny_config, monkeypatc
 
 
 @pytest.mark.slow
-def test_base_anchor_trains_logs_its_penalty_and_saves_only_the_model(tiny_config, monkeypatch, minilm_path):
+def test_base_anchor_trains_logs_its_penalty_and_saves_only_the_model(tiny_config, monkeypatch, minilm_path, caplog):
     _weak_base(monkeypatch)
-    result = train(tiny_config.replace(interpolation=None, base_anchor=1.0))
+    caplog.set_level(logging.INFO, logger="semcse.training.trainer")
+    result = train(tiny_config.replace(interpolation=None, base_anchor=1.0, progress=True))
     out = Path(tiny_config.out)
     metrics = json.loads((out / "semcse_train.json").read_text())
     train_logs = [h for h in metrics["log_history"] if "loss" in h]
@@ -112,6 +115,7 @@ def test_base_anchor_trains_logs_its_penalty_and_saves_only_the_model(tiny_confi
             safe_open(str(Path(minilm_path) / "model.safetensors"), "pt") as base:
         assert 0 < len(saved.keys()) and set(saved.keys()) <= set(base.keys())  # the frozen base copy is not saved
     assert result.selected.startswith("checkpoint-")
+    assert re.search(r"step 4/4  loss [\d.]+ .* ex/s  ETA 0:00", caplog.text)  # the trainer's progress line
 
 
 @pytest.mark.slow

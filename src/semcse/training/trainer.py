@@ -37,6 +37,7 @@ from semcse.training.data import TrainingData, load_summaries, prepare_data  # n
 from semcse.training.examples import TrainingDataError
 from semcse.training.examples import KINDS, ExampleBuilder, TripletTexts, mix_report
 from semcse.training.hard_negatives import NEIGHBOURS, mine_hard_negatives
+from semcse.progress import format_duration
 from semcse.training.health import HealthMonitor
 from semcse.training.losses import BaseAnchorLoss, CachedSemCSELoss, SemCSEInfoNCELoss, SemCSETripletLoss
 from semcse.training.model import load_base_model, pooling_mode, restore_processing, set_pad_to_multiple_of
@@ -110,7 +111,7 @@ class SemCSETrainer(SentenceTransformerTrainer):
             eta = (self.state.max_steps - step) * (now - t0) / max(step - s0, 1)
             parts = [f"step {step}/{self.state.max_steps}", f"loss {record.get('loss', float('nan')):.4f}"]
             parts += [f"{k} {record[k]:.4f}" for k in ("d_ap", "d_an", "violating", "norm") if k in record]
-            log.info("%s  %.1f ex/s  ETA %dm%02ds", "  ".join(parts), rate, eta // 60, eta % 60)
+            log.info("%s  %.1f ex/s  ETA %s", "  ".join(parts), rate, format_duration(eta))
 
 
 class _StepTimer(TrainerCallback):
