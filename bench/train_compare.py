@@ -89,7 +89,7 @@ def main() -> None:
     common = TrainConfig(corpus=CorpusConfig(source=args.corpus), summaries=tuple(args.summaries), base_model=base_model,
                          max_steps=args.steps, batch_size=args.batch_size, max_seq_length=args.max_seq_length,
                          eval_steps=args.eval_steps or max(1, args.steps // 8), precision=args.precision,
-                         save_total_limit=None, resume=True, progress=False)
+                         save_total_limit=None, keep_checkpoints=True, resume=True, progress=False)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     tasks = dev_tasks(Path(args.data))

@@ -282,6 +282,7 @@ class TrainConfig(_Config):
     eval_steps: int | None = None  # default: about 10 evaluations per run
     logging_steps: int = 10
     save_total_limit: int = 2
+    keep_checkpoints: bool = False  # keep <out>/checkpoints and <out>/prepared after a finished run (only a resume needs them)
     resume: bool = False
     overwrite: bool = False
     dataloader_workers: int = 0

@@ -5,7 +5,7 @@ Stages (each resumable; a killed run continues where it stopped when run again):
 1. ``split``: the user's corpus is split by paper into training papers and held-out papers
    (stable hash of the id with the run's seed), written to ``<out>/data/``;
 2. ``summarize``: LLM summaries for the first ``papers`` training papers (``<out>/summaries``);
-3. ``train``: SemCSE training of the base model (``<out>/model``, with checkpoints and curve);
+3. ``train``: SemCSE training of the base model (``<out>/model``, with its curve and reports);
 4. ``evaluate``: base vs trained on the held-out papers (title-abstract, abstract halves,
    clustering when the corpus has labels) and on the default benchmark (``<out>/eval-*``);
 5. ``report``: ``<out>/report.md`` and ``report.json`` (what ran, on what, stage times, scores).

@@ -15,7 +15,7 @@ from semcse.training.trainer import train
 
 @pytest.mark.slow
 def test_resume_sets_a_damaged_checkpoint_aside_and_continues_from_the_one_before(tiny_config, caplog):
-    cfg = tiny_config.replace(max_steps=4, eval_steps=2, save_total_limit=5)
+    cfg = tiny_config.replace(max_steps=4, eval_steps=2, save_total_limit=5, keep_checkpoints=True)
     train(cfg)
     out = Path(cfg.out)
     found = complete_checkpoints(out)

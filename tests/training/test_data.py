@@ -8,7 +8,8 @@ from pathlib import Path
 
 from semcse.config import CorpusConfig, TrainConfig
 from semcse.summaries.store import SummaryStore
-from semcse.training.data import PREPARED, prepare_data
+from semcse.training.checkpoints import PREPARED
+from semcse.training.data import prepare_data
 
 
 def _by_id(papers) -> dict:

@@ -49,7 +49,7 @@ def _weak_base(monkeypatch) -> None:
 @pytest.mark.slow
 def test_trained_checkpoint_is_saved_loadable_with_similarity_and_card(tiny_config, monkeypatch, minilm_path):
     _weak_base(monkeypatch)
-    result = train(tiny_config.replace(interpolation=None))
+    result = train(tiny_config.replace(interpolation=None, keep_checkpoints=True))
     out = Path(tiny_config.out)
     assert result.selected.startswith("checkpoint-") and result.improved
     assert result.final_validation["score"] < result.base_validation["score"]
@@ -85,7 +85,7 @@ def test_trained_checkpoint_is_saved_loadable_with_similarity_and_card(tiny_conf
 @pytest.mark.slow
 def test_wise_interpolation_is_handed_over_when_eligible(tiny_config, monkeypatch, minilm_path):
     _weak_base(monkeypatch)
-    result = train(tiny_config)  # default interpolation 0.5
+    result = train(tiny_config.replace(keep_checkpoints=True))  # default interpolation 0.5
     assert result.selected == "interpolation-0.5-checkpoint-4" and result.improved
     from sentence_transformers import SentenceTransformer
 
@@ -100,7 +100,7 @@ def test_wise_interpolation_is_handed_over_when_eligible(tiny_config, monkeypatc
 
 
 @pytest.mark.slow
-def test_base_anchor_trains_logs_its_penalty_and_saves_only_the_model(tiny_config, monkeypatch, minilm_path, caplog):
+def test_base_anchor_run_logs_its_penalty_saves_only_the_model_and_cleans_up(tiny_config, monkeypatch, minilm_path, caplog):
     _weak_base(monkeypatch)
     caplog.set_level(logging.INFO, logger="semcse.training.trainer")
     result = train(tiny_config.replace(interpolation=None, base_anchor=1.0, progress=True))
@@ -115,6 +115,9 @@ def test_base_anchor_trains_logs_its_penalty_and_saves_only_the_model(tiny_confi
             safe_open(str(Path(minilm_path) / "model.safetensors"), "pt") as base:
         assert 0 < len(saved.keys()) and set(saved.keys()) <= set(base.keys())  # the frozen base copy is not saved
     assert result.selected.startswith("checkpoint-")
+    assert not (out / "checkpoints").exists() and not (out / "prepared").exists()  # removed once the run is complete
+    assert "removed the checkpoints and prepared data" in caplog.text
+    assert train(tiny_config.replace(interpolation=None, base_anchor=1.0, resume=True)).selected == result.selected
     assert re.search(r"step 4/4  loss [\d.]+ .* ex/s  ETA 0:00", caplog.text)  # the trainer's progress line
 
 

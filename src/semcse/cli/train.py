@@ -21,7 +21,7 @@ def train_cmd(
     corpus: Optional[str] = typer.Option(None, help="Corpus: JSONL/CSV/TSV/Parquet file, datasets directory or hub dataset id."),
     summaries: list[str] = typer.Option([], help="Summary store run directory or {id, summaries} JSONL file (repeatable)."),
     base_model: Optional[str] = typer.Option(None, help="Encoder to train: hub id or local path (any Hugging Face encoder); default all-MiniLM-L6-v2."),
-    out: Optional[Path] = typer.Option(None, help="Output directory: the trained model, checkpoints, metrics."),
+    out: Optional[Path] = typer.Option(None, help="Output directory: the trained model, its metrics and curve (checkpoints while training)."),
     fmt: Optional[str] = typer.Option(None, "--format", help="Corpus format if the suffix does not tell."),
     split: Optional[str] = typer.Option(None, help="Split of a datasets directory / hub dataset."),
     id_field: Optional[str] = typer.Option(None, help="Corpus paper id field (default: auto)."),
@@ -83,6 +83,8 @@ def train_cmd(
     group_by_kind: bool = typer.Option(_D.group_by_kind, help="Batches of one positive kind and similar length (faster)."),
     eval_steps: Optional[int] = typer.Option(None, help="Validate (and checkpoint) every N steps (default: 10 times per run)."),
     logging_steps: int = typer.Option(_D.logging_steps), save_total_limit: int = typer.Option(_D.save_total_limit),
+    keep_checkpoints: bool = typer.Option(_D.keep_checkpoints, help="Keep <out>/checkpoints and <out>/prepared after a finished "
+                                          "run (by default they are removed: only a resume needs them)."),
     resume: bool = typer.Option(False, help="Continue the run in --out from its last checkpoint."),
     overwrite: bool = typer.Option(False, help="Discard an earlier run's checkpoints in --out."),
     dataloader_workers: int = typer.Option(_D.dataloader_workers),

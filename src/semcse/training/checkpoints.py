@@ -21,6 +21,7 @@ from semcse.config import ConfigError, TrainConfig
 log = logging.getLogger(__name__)
 
 CHECKPOINTS = "checkpoints"
+PREPARED = "prepared"  # <out>/prepared/<fingerprint>/: the prepared papers, reused by resumes and ranks
 # the files of a run directory beside the model
 RESULT_FILE = "semcse_train.json"
 CONFIG_FILE = "train_config.json"
@@ -30,7 +31,7 @@ SELECTION_FILE = "selection.json"
 CURVE_FILE = "training_curve.png"
 # options that may differ between a run and its resume
 RESUME_FREE = {"resume", "overwrite", "progress", "dataloader_workers", "eval_steps", "logging_steps", "save_total_limit",
-               "interpolation", "selection_confidence", "min_vote_pool", "cached_mini_batch"}
+               "interpolation", "selection_confidence", "min_vote_pool", "cached_mini_batch", "keep_checkpoints"}
 DAMAGED_PREFIX = "damaged-"  # a damaged checkpoint is renamed out of the Trainer's ``checkpoint-*`` glob
 
 
@@ -105,6 +106,18 @@ def set_aside(checkpoint: Path) -> Path:
         target, n = checkpoint.with_name(f"{DAMAGED_PREFIX}{n}-{checkpoint.name}"), n + 1
     checkpoint.rename(target)
     return target
+
+
+def remove_training_state(out: Path) -> int:
+    """After a finished run: delete ``checkpoints/`` and ``prepared/`` (only a resume needs them), so the
+    folder holds the model and its reports. Returns the bytes freed."""
+    freed = 0
+    for name in (CHECKPOINTS, PREPARED):
+        folder = Path(out) / name
+        if folder.is_dir():
+            freed += sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+            shutil.rmtree(folder, ignore_errors=True)
+    return freed
 
 
 def prepare_out_dir(cfg: TrainConfig) -> Path | None:

@@ -25,6 +25,7 @@ from typing import Any, Iterator
 from semcse.config import TrainConfig
 from semcse.corpus import ID_FIELDS, iter_jsonl, load_corpus
 from semcse.summaries.store import SummaryStore
+from semcse.training.checkpoints import PREPARED
 from semcse.training.examples import (
     DataReport, ExampleBuilder, PositiveMix, TrainingDataError, TrainingPaper, check_summaries, match_papers,
     split_by_paper, unsummarised_papers,
@@ -36,7 +37,6 @@ from semcse.training.prepared import (
 log = logging.getLogger(__name__)
 
 SUMMARY_TEXT_FIELDS = ("summaries", "target", "summary", "tldr", "texts")
-PREPARED = "prepared"  # <out>/prepared/<fingerprint>/: the prepared papers, reused by resumes and ranks
 DATA_FIELDS = ("corpus", "summaries", "summaries_id_field", "summaries_field", "validation_papers",
                "max_validation_papers", "validation_fill", "seed", "sentence_splitter")
 PAPERS_PER_PARTITION = 20_000

@@ -32,6 +32,7 @@ from semcse.similarity import get_distance
 from semcse.sentences import SPLITTERS
 from semcse.training.checkpoints import (
     BASE_FILE, BASE_RANKS_FILE, CHECKPOINTS, CONFIG_FILE, RESULT_FILE, SELECTION_FILE, complete_checkpoints, prepare_out_dir,
+    remove_training_state,
 )
 from semcse.training.data import TrainingData, load_summaries, prepare_data  # noqa: F401  (re-exported)
 from semcse.training.examples import TrainingDataError
@@ -383,6 +384,9 @@ def _hand_over(cfg: TrainConfig, trainer: SemCSETrainer, processing, base_scores
         "log_history": trainer.state.log_history,
     }
     write_run_outputs(out, metrics)
+    if not cfg.keep_checkpoints:
+        freed = remove_training_state(out)
+        log.info("removed the checkpoints and prepared data (%.0f MB) from %s; --keep-checkpoints keeps them", freed / 1e6, out)
     return TrainResult(out=out, selected=selected, base_validation=base_scores, final_validation=final_scores,
                        best_checkpoint_validation=best_score, steps=trainer.state.global_step,
                        examples_per_second=run["examples_per_second"], warnings=list(trainer.health.warnings), metrics=metrics)
