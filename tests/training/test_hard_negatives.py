@@ -94,7 +94,7 @@ def test_hard_share_of_negatives_comes_from_the_mined_neighbours():
 
 
 def test_training_with_hard_negatives_mines_once_and_reuses_them_on_a_rerun(tiny_config, caplog):
-    cfg = tiny_config.replace(hard_negatives=1.0, hard_negative_candidates=4)
+    cfg = tiny_config.replace(hard_negatives=1.0, hard_negative_candidates=4, keep_checkpoints=True)  # keeps prepared/
     result = train(cfg)
     report = result.metrics["hard_negatives"]
     assert report["candidates"] == 4 and report["papers"] == result.metrics["data"]["train_papers"]

@@ -201,8 +201,13 @@ def test_base_anchor_penalises_drift_from_the_frozen_base(minilm_path, scitldr_p
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
     assert all(not p.requires_grad and p.grad is None for p in loss.base_model.parameters())
     assert not {id(p) for p in loss.base_model.parameters()} & {id(p) for p in model.parameters()}
-    loss.train()
-    assert model.training and not loss.base_model.training
+    model.train()  # dropout on: the base replays the model's masks, so an unmoved model has no penalty
+    fresh = BaseAnchorLoss(SemCSETripletLoss(model, margin=0.2), weight=2.0)
+    out = fresh([model.preprocess(c) for c in columns], labels)
+    assert fresh.base_model.training and out["base_anchor"].item() == pytest.approx(0.0, abs=1e-10)
+    with torch.no_grad():
+        twice = [model(model.preprocess(texts[:2]))["sentence_embedding"] for _ in range(2)]
+    assert not torch.allclose(*twice)  # dropout was really on
     assert loss.get_config_dict()["base_anchor"] == 2.0 and loss.health is loss.loss.health
     with pytest.raises(ValueError, match="weight"):
         BaseAnchorLoss(inner, weight=0.0)

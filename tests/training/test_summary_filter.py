@@ -72,7 +72,7 @@ def test_builder_trains_only_on_kept_summaries():
 
 
 def test_training_with_filtering_reports_it_and_reuses_it(tiny_config, caplog):
-    cfg = tiny_config.replace(filter_summaries=1)
+    cfg = tiny_config.replace(filter_summaries=1, keep_checkpoints=True)  # keeps prepared/
     result = train(cfg)
     report = result.metrics["summary_filter"]
     assert report["top_k"] == 1 and report["summaries"] == 3 * result.metrics["data"]["train_papers"]

@@ -15,9 +15,11 @@ from semcse.training.losses._batch import embed_triplets
 class BaseAnchorLoss(nn.Module):
     """Wraps a SemCSE loss and adds ``weight * mean ||f(x) - f_base(x)||^2`` over every text of the batch.
 
-    ``f_base`` is a frozen copy of the model taken when the loss is built (before training), so the
-    penalty is a trust region in embedding space: training may move a text only as far as its gain
-    on the wrapped objective pays for (function-space regularisation, as in learning without
+    ``f_base`` is a frozen copy of the model taken when the loss is built (before training). It runs
+    in the model's mode with the same random state, so in training both see the same dropout masks
+    and the penalty is exactly 0 until the weights move (otherwise dropout noise alone would make it
+    about 0.2 on a unit-norm model, ten times the triplet loss). The penalty is a trust region in
+    embedding space: training may move a text only as far as its gain on the wrapped objective pays for (function-space regularisation, as in learning without
     forgetting, Li & Hoiem 2016). It costs one extra forward pass without gradients per batch and a
     second copy of the model's weights in memory. Expects what the wrapped loss expects (it must
     offer ``compute_loss_from_embeddings``); returns the wrapped loss's parts plus ``"base_anchor"``.
@@ -31,14 +33,8 @@ class BaseAnchorLoss(nn.Module):
         self.model = loss.model
         self.weight = weight
         base = base_model if base_model is not None else copy.deepcopy(loss.model)
-        base.eval()
         base.requires_grad_(False)
         self.base_model = base
-
-    def train(self, mode: bool = True) -> BaseAnchorLoss:
-        super().train(mode)
-        self.base_model.eval()  # the reference never uses dropout
-        return self
 
     @property
     def health(self):
@@ -46,8 +42,11 @@ class BaseAnchorLoss(nn.Module):
 
     def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor | None = None) -> dict[str, Tensor]:
         features = list(sentence_features)
-        embeddings = embed_triplets(self.model, features)
+        devices = [f["input_ids"].device for f in features[:1] if "input_ids" in f and f["input_ids"].is_cuda]
+        with torch.random.fork_rng(devices=devices):  # replay the model's dropout masks in the base (below)
+            embeddings = embed_triplets(self.model, features)
         parts = self.loss.compute_loss_from_embeddings(embeddings, labels)
+        self.base_model.train(self.model.training)
         with torch.no_grad():
             base = embed_triplets(self.base_model, features)
         drift = torch.cat(embeddings) - torch.cat(base)
