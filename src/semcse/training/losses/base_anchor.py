@@ -19,9 +19,9 @@ class BaseAnchorLoss(nn.Module):
     in the model's mode with the same random state, so in training both see the same dropout masks
     and the penalty is exactly 0 until the weights move (otherwise dropout noise alone would make it
     about 0.2 on a unit-norm model, ten times the triplet loss). The penalty is a trust region in
-    embedding space: training may move a text only as far as its gain on the wrapped objective pays for (function-space regularisation, as in learning without
-    forgetting, Li & Hoiem 2016). It costs one extra forward pass without gradients per batch and a
-    second copy of the model's weights in memory. Expects what the wrapped loss expects (it must
+    embedding space: training may move a text only as far as its gain on the wrapped objective pays
+    for (function-space regularisation, as in learning without forgetting, Li & Hoiem 2016).
+    It costs one extra forward pass without gradients per batch and a second copy of the weights. Expects what the wrapped loss expects (it must
     offer ``compute_loss_from_embeddings``); returns the wrapped loss's parts plus ``"base_anchor"``.
     """
 
@@ -42,8 +42,8 @@ class BaseAnchorLoss(nn.Module):
 
     def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor | None = None) -> dict[str, Tensor]:
         features = list(sentence_features)
-        devices = [f["input_ids"].device for f in features[:1] if "input_ids" in f and f["input_ids"].is_cuda]
-        with torch.random.fork_rng(devices=devices):  # replay the model's dropout masks in the base (below)
+        device = next(self.model.parameters()).device
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):  # replay the model's dropout masks in the base (below)
             embeddings = embed_triplets(self.model, features)
         parts = self.loss.compute_loss_from_embeddings(embeddings, labels)
         self.base_model.train(self.model.training)
