@@ -22,7 +22,8 @@ class BaseAnchorLoss(nn.Module):
     embedding space: training may move a text only as far as its gain on the wrapped objective pays
     for (function-space regularisation, as in learning without forgetting, Li & Hoiem 2016).
     It costs one extra forward pass without gradients per batch and a second copy of the weights.
-    Expects what the wrapped loss expects (it must offer ``compute_loss_from_embeddings``); returns the wrapped loss's parts plus ``"base_anchor"``.
+    Expects what the wrapped loss expects (it must offer ``compute_loss_from_embeddings``);
+    returns the wrapped loss's parts plus ``"base_anchor"``.
     """
 
     def __init__(self, loss: nn.Module, weight: float, base_model: nn.Module | None = None) -> None:
