@@ -11,6 +11,9 @@ from typing import Iterator
 
 import numpy as np
 
+SAMPLES = 1000
+"""Resamples per interval unless a caller asks for another number."""
+
 
 def _resampled_means(arrays: tuple[np.ndarray, ...], samples: int, seed: int) -> Iterator[tuple[np.ndarray, ...]]:
     """Means of each array over the same resampled query indices, 100 resamples at a time (bounded memory)."""
@@ -36,14 +39,14 @@ def _vector(values, name: str) -> np.ndarray:
     return v
 
 
-def mean_interval(values, confidence: float = 0.95, samples: int = 1000, seed: int = 0) -> tuple[float, float]:
+def mean_interval(values, confidence: float = 0.95, samples: int = SAMPLES, seed: int = 0) -> tuple[float, float]:
     """The bootstrap interval of the mean of per-query ``values`` (e.g. partner ranks, kNN agreements)."""
     v = _vector(values, "values")
     means = np.concatenate([m for (m,) in _resampled_means((v,), samples, seed)])
     return _percentiles(means, confidence)
 
 
-def paired_change_interval(base, cand, confidence: float = 0.9, samples: int = 1000,
+def paired_change_interval(base, cand, confidence: float = 0.9, samples: int = SAMPLES,
                            seed: int = 0) -> tuple[float, float, float]:
     """Relative change of the mean, mean(cand)/mean(base) - 1, and its paired bootstrap interval.
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from semcse.bootstrap import SAMPLES
 from semcse.config import ConfigError, EvaluateConfig
 from semcse.evaluation import evaluate
 
@@ -121,6 +122,7 @@ def test_scores_have_intervals_and_models_are_compared_paired(tiny_run):
     md = (Path(cfg.out) / "results.md").read_text()
     section = md.split("## Intervals")[1].split("\n## ")[0]
     assert f"vs {first}" in section and sum(l.startswith("| halves | ") for l in section.splitlines()) == 2
+    assert f"({SAMPLES:,} resamples)" in section
 
 
 def test_scores_are_sane(tiny_run):

@@ -17,7 +17,7 @@ from statistics import geometric_mean
 
 import numpy as np
 
-from semcse.bootstrap import paired_change_interval
+from semcse.bootstrap import SAMPLES, paired_change_interval
 
 
 @dataclass
@@ -64,7 +64,7 @@ class ParetoSelector:
     """
 
     confidence: float = 0.9
-    samples: int = 1000
+    samples: int = SAMPLES
     min_vote_pool: int = 200
     seed: int = 0
 
