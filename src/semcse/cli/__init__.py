@@ -33,6 +33,24 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+_FROM_FIELD: Any = object()
+
+
+def config_option(cls: type, name: str, *param_decls: str, default: Any = _FROM_FIELD, **kwargs: Any) -> Any:
+    """The typer option for field ``name`` of config class ``cls``: its help text and its default (a
+    tuple becomes a list, for a repeatable option), unless ``default`` is given: ``...`` when the
+    command requires it, None when "not given" must stay visible (a config file or a preset decides)."""
+    import dataclasses
+
+    from semcse.config import field_help
+
+    help_text = field_help(cls, name)  # also: a clear error for a name the config lacks
+    if default is _FROM_FIELD:
+        default = next(f.default for f in dataclasses.fields(cls) if f.name == name)
+        default = list(default) if isinstance(default, tuple) else default
+    return typer.Option(default, *param_decls, help=help_text, **kwargs)
+
+
 def command_line_options(ctx: typer.Context, values: Mapping[str, Any]) -> dict[str, Any]:
     """The parameters in ``values`` that the user gave on the command line (not left at their defaults)."""
     # by name: typer >= 0.17 ships its own copy of click's ParameterSource enum

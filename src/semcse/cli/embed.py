@@ -3,32 +3,38 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from semcse.cli import app
+from semcse.cli import app, config_option
 from semcse.cli import fail as _fail
 from semcse.config import CorpusConfig, EmbedConfig, SearchConfig
 
-_E, _S = EmbedConfig(), SearchConfig()
+_embed, _search, _corpus = (partial(config_option, c) for c in (EmbedConfig, SearchConfig, CorpusConfig))
 
 
 @app.command("embed")
 def embed_cmd(
-    model: str = typer.Option(..., help="Model directory (e.g. from `semcse train`), sentence-transformers path or hub id."),
-    corpus: str = typer.Option(..., help="Corpus file or dataset (same formats as summarize)."),
-    out: Path = typer.Option(..., help="Index directory (created; rerun to resume)."),
-    id_field: Optional[str] = typer.Option(None), title_field: Optional[str] = typer.Option(None),
-    abstract_field: Optional[str] = typer.Option(None), title_from_first_sentence: bool = typer.Option(False),
-    limit: Optional[int] = typer.Option(None, help="Only the first N papers."),
-    pooling: Optional[str] = typer.Option(None, help="cls | mean for plain Hugging Face encoders."),
-    similarity: Optional[str] = typer.Option(None, help="Override the model's own similarity."),
-    max_seq_length: Optional[int] = typer.Option(None),
-    batch_size: int = typer.Option(_E.batch_size), chunk_size: int = typer.Option(_E.chunk_size),
-    device: Optional[str] = typer.Option(None), fp16: Optional[bool] = typer.Option(None, "--fp16/--fp32", help="Default: fp16 on CUDA."),
-    trust_remote_code: bool = typer.Option(False), progress: bool = typer.Option(True),
+    model: str = _embed("model", default=...),
+    corpus: str = _corpus("source", default=...),
+    out: Path = _embed("out", default=...),
+    id_field: Optional[str] = _corpus("id_field"),
+    title_field: Optional[str] = _corpus("title_field"),
+    abstract_field: Optional[str] = _corpus("abstract_field"),
+    title_from_first_sentence: bool = _corpus("title_from_first_sentence"),
+    limit: Optional[int] = _corpus("limit"),
+    pooling: Optional[str] = _embed("pooling"),
+    similarity: Optional[str] = _embed("similarity"),
+    max_seq_length: Optional[int] = _embed("max_seq_length"),
+    batch_size: int = _embed("batch_size"),
+    chunk_size: int = _embed("chunk_size"),
+    device: Optional[str] = _embed("device"),
+    fp16: Optional[bool] = _embed("fp16", "--fp16/--fp32"),
+    trust_remote_code: bool = _embed("trust_remote_code"),
+    progress: bool = _embed("progress"),
 ) -> None:
     """Encode a corpus (title + abstract) into an index directory: embeddings.npy + embeddings.parquet."""
     from semcse.corpus import CorpusError
@@ -48,13 +54,13 @@ def embed_cmd(
 @app.command("search")
 def search_cmd(
     queries: list[str] = typer.Argument(..., help="Query text(s)."),
-    index: Path = typer.Option(..., help="Index directory from `semcse embed`."),
-    k: int = typer.Option(_S.k, "-k", "--top-k", help="Hits per query."),
-    index_type: str = typer.Option(_S.index_type, help="auto | exact | hnsw (FAISS)."),
-    exact_limit: int = typer.Option(_S.exact_limit, help="auto: exact search below this many papers."),
-    truncate: bool = typer.Option(False, help="Allow queries longer than the model reads (they are truncated)."),
+    index: Path = _search("index", default=...),
+    k: int = _search("k", "-k", "--top-k"),
+    index_type: str = _search("index_type"),
+    exact_limit: int = _search("exact_limit"),
+    truncate: bool = _search("truncate"),
     as_json: bool = typer.Option(False, "--json", help="Print JSON lines instead of a table."),
-    device: Optional[str] = typer.Option(None),
+    device: Optional[str] = _search("device"),
 ) -> None:
     """Top-k papers for each query, scored with the index model's own similarity."""
     from semcse.encode import EncoderError

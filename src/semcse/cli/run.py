@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from semcse.cli import app
+from semcse.cli import app, config_option
 from semcse.cli import fail as _fail
+from semcse.config import CorpusConfig, RunConfig, SummarizeConfig
 
 
 def _budget_help() -> str:
@@ -24,31 +26,39 @@ def _budget_help() -> str:
             ". Default small (a laptop, minutes); paper is the paper's setting. Options given here override the budget.")
 
 
+# every option defaults to None: what is not given comes from the config file, else from the budget
+_run, _corpus, _summarize = (partial(config_option, c, default=None) for c in (RunConfig, CorpusConfig, SummarizeConfig))
+
+
 @app.command("run")
 def run_cmd(
-    corpus: Optional[str] = typer.Option(None, help="Corpus file or dataset (title + abstract; labels used when present)."),
-    out: Optional[Path] = typer.Option(None, help="Run directory (rerun the same command to continue)."),
+    corpus: Optional[str] = _corpus("source"),
+    out: Optional[Path] = _run("out"),
     config: Optional[Path] = typer.Option(None, help="A TOML run config (e.g. a previous run's config.toml); options given here override it."),
     budget: Optional[str] = typer.Option(None, help=_budget_help()),
-    papers: Optional[int] = typer.Option(None, help="Training papers that get LLM summaries."),
-    prompts: Optional[int] = typer.Option(None, help="Prompts per paper (K)."),
-    samples: Optional[int] = typer.Option(None, help="Samples per prompt (C)."),
-    max_tokens: Optional[int] = typer.Option(None, help="Token limit per summary."),
-    steps: Optional[int] = typer.Option(None, help="Training steps."),
-    batch_size: Optional[int] = typer.Option(None), max_seq_length: Optional[int] = typer.Option(None),
-    heldout_papers: Optional[int] = typer.Option(None, help="Papers kept out of training for evaluation."),
-    pool_size: Optional[int] = typer.Option(None, help="Evaluation pool size."),
+    papers: Optional[int] = _run("papers"),
+    prompts: Optional[int] = _run("prompts"),
+    samples: Optional[int] = _run("samples"),
+    max_tokens: Optional[int] = _run("max_tokens"),
+    steps: Optional[int] = _run("steps"),
+    batch_size: Optional[int] = _run("batch_size"),
+    max_seq_length: Optional[int] = _run("max_seq_length"),
+    heldout_papers: Optional[int] = _run("heldout_papers"),
+    pool_size: Optional[int] = _run("pool_size"),
     benchmark_task: Optional[list[str]] = typer.Option(None, help="Default-benchmark task to run (repeatable; 'none' skips it)."),
-    base_model: Optional[str] = typer.Option(None, help="Encoder to train (default: offline all-MiniLM-L6-v2)."),
+    base_model: Optional[str] = _run("base_model"),
     llm: Optional[str] = typer.Option(None, help="GGUF for the embedded summarizer (default: SmolLM2-135M)."),
     base_url: Optional[list[str]] = typer.Option(None, help="Use an OpenAI-compatible server for summaries (repeatable)."),
-    server_model: Optional[str] = typer.Option(None), seed: Optional[int] = typer.Option(None),
-    id_field: Optional[str] = typer.Option(None), title_field: Optional[str] = typer.Option(None),
-    abstract_field: Optional[str] = typer.Option(None), label_field: Optional[str] = typer.Option(None),
-    title_from_first_sentence: Optional[bool] = typer.Option(None, "--title-from-first-sentence"),
+    server_model: Optional[str] = _summarize("server_model"),
+    seed: Optional[int] = _run("seed"),
+    id_field: Optional[str] = _corpus("id_field"),
+    title_field: Optional[str] = _corpus("title_field"),
+    abstract_field: Optional[str] = _corpus("abstract_field"),
+    label_field: Optional[str] = _corpus("label_field"),
+    title_from_first_sentence: Optional[bool] = _corpus("title_from_first_sentence", "--title-from-first-sentence"),
 ) -> None:
     """Summaries -> training -> evaluation of base vs trained -> report, resumable at every stage."""
-    from semcse.config import ConfigError, RunConfig
+    from semcse.config import ConfigError
     from semcse.corpus import CorpusError
     from semcse.encode import EncoderError
     from semcse.evaluation.tasks import BenchmarkError

@@ -4,55 +4,60 @@ from __future__ import annotations
 
 import json
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from semcse.cli import app
+from semcse.cli import app, config_option
 from semcse.cli import fail as _fail
 from semcse.config import ConfigError, CorpusConfig, SamplingConfig, SummarizeConfig
 
 summarize_app = typer.Typer(no_args_is_help=False, help="LLM summaries of a corpus into a resumable run directory.")
 app.add_typer(summarize_app, name="summarize")
-_D = SummarizeConfig()
+_summarize, _sampling, _corpus = (partial(config_option, c) for c in (SummarizeConfig, SamplingConfig, CorpusConfig))
 
 
 @summarize_app.callback(invoke_without_command=True)
 def summarize_cmd(
     ctx: typer.Context,
-    corpus: Optional[str] = typer.Option(None, help="JSONL/CSV/TSV/Parquet file, datasets directory or hub dataset id."),
-    out: Optional[Path] = typer.Option(None, help="Run directory (created; rerun to resume)."),
-    fmt: Optional[str] = typer.Option(None, "--format", help="Corpus format if the suffix does not tell."),
-    split: Optional[str] = typer.Option(None, help="Split of a datasets directory / hub dataset."),
-    id_field: Optional[str] = typer.Option(None, help="Paper id field (default: auto; none -> row numbers)."),
-    title_field: Optional[str] = typer.Option(None, help="Title field (default: auto)."),
-    abstract_field: Optional[str] = typer.Option(None, help="Abstract field: a string or a list of sentences."),
-    label_field: Optional[str] = typer.Option(None, help="Label field (kept for evaluation)."),
-    title_from_first_sentence: bool = typer.Option(False, help="Use the abstract's first sentence as the title."),
-    max_abstract_chars: int = typer.Option(CorpusConfig.max_abstract_chars, help="Longer abstracts are truncated and reported."),
-    task: str = typer.Option(_D.task, help="summaries | queries"),
-    prompts: Optional[Path] = typer.Option(None, help="Prompt set TOML (default: the packaged set for --task)."),
-    samples: Optional[int] = typer.Option(None, help="Samples per prompt (default: the prompt file's, 3)."),
-    max_prompts: Optional[int] = typer.Option(None, help="Use only the first K prompts."),
-    temperature: float = typer.Option(_D.sampling.temperature), top_p: float = typer.Option(_D.sampling.top_p),
-    top_k: int = typer.Option(_D.sampling.top_k, help="0 = off."), max_tokens: int = typer.Option(_D.sampling.max_tokens),
-    repeat_penalty: float = typer.Option(_D.sampling.repeat_penalty), seed: int = typer.Option(_D.sampling.seed),
-    backend: str = typer.Option(_D.backend, help="llamacpp (embedded) | openai (any OpenAI-compatible server)."),
-    model: Optional[str] = typer.Option(None, help="GGUF path for llamacpp (default: SmolLM2-135M-Instruct)."),
-    n_ctx: Optional[int] = typer.Option(None, help="llama.cpp context size (default: sized to the corpus)."),
-    n_threads: Optional[int] = typer.Option(None), n_gpu_layers: int = typer.Option(_D.n_gpu_layers),
-    base_url: list[str] = typer.Option([], help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 (repeatable)."),
-    server_model: Optional[str] = typer.Option(None, help="Model name on the server (default: its first)."),
-    api_key_env: str = typer.Option(_D.api_key_env, help="Environment variable holding the API key."),
-    concurrency: int = typer.Option(_D.concurrency, help="Requests in flight (all base URLs together)."),
-    request_timeout: float = typer.Option(_D.request_timeout), max_retries: int = typer.Option(_D.max_retries),
-    shard: Optional[str] = typer.Option(None, help="I/N: this machine's share of the corpus (0-based I)."),
-    limit: Optional[int] = typer.Option(None, help="Only the first N papers (after sharding)."),
-    min_words: Optional[int] = typer.Option(None, help="Reject outputs shorter than this (default: prompt file)."),
-    progress: bool = typer.Option(True, help="Show progress."),
-    retry_failed: bool = typer.Option(_D.retry_failed, help="Regenerate records that failed (request errors, context overflow, cut by "
-                                      "the token limit); with --no-retry-failed only those a changed setting may fix."),
+    corpus: Optional[str] = _corpus("source", default=None),
+    out: Optional[Path] = _summarize("out", default=None),
+    fmt: Optional[str] = _corpus("format", "--format"),
+    split: Optional[str] = _corpus("split"),
+    id_field: Optional[str] = _corpus("id_field"),
+    title_field: Optional[str] = _corpus("title_field"),
+    abstract_field: Optional[str] = _corpus("abstract_field"),
+    label_field: Optional[str] = _corpus("label_field"),
+    title_from_first_sentence: bool = _corpus("title_from_first_sentence"),
+    max_abstract_chars: int = _corpus("max_abstract_chars"),
+    task: str = _summarize("task"),
+    prompts: Optional[Path] = _summarize("prompts"),
+    samples: Optional[int] = _summarize("samples"),
+    max_prompts: Optional[int] = _summarize("max_prompts"),
+    temperature: float = _sampling("temperature"),
+    top_p: float = _sampling("top_p"),
+    top_k: int = _sampling("top_k"),
+    max_tokens: int = _sampling("max_tokens"),
+    repeat_penalty: float = _sampling("repeat_penalty"),
+    seed: int = _sampling("seed"),
+    backend: str = _summarize("backend"),
+    model: Optional[str] = _summarize("model"),
+    n_ctx: Optional[int] = _summarize("n_ctx"),
+    n_threads: Optional[int] = _summarize("n_threads"),
+    n_gpu_layers: int = _summarize("n_gpu_layers"),
+    base_url: list[str] = _summarize("base_urls", "--base-url"),
+    server_model: Optional[str] = _summarize("server_model"),
+    api_key_env: str = _summarize("api_key_env"),
+    concurrency: int = _summarize("concurrency"),
+    request_timeout: float = _summarize("request_timeout"),
+    max_retries: int = _summarize("max_retries"),
+    shard: Optional[str] = _summarize("shard"),
+    limit: Optional[int] = _summarize("limit"),
+    min_words: Optional[int] = _summarize("min_words"),
+    progress: bool = _summarize("progress"),
+    retry_failed: bool = _summarize("retry_failed"),
 ) -> None:
     """Generate K prompts x C samples per paper; resumable (rerun continues), shardable."""
     if ctx.invoked_subcommand is not None:
@@ -164,14 +169,22 @@ def merge_cmd(
 
 @summarize_app.command("batch-write")
 def batch_write_cmd(
-    corpus: str = typer.Option(..., help="Corpus file or dataset."),
+    corpus: str = _corpus("source", default=...),
     out: Path = typer.Option(..., help="Run directory; requests go to <out>/batch/requests-NNNN.jsonl."),
     server_model: str = typer.Option(..., help="Model name written into each request body."),
-    task: str = typer.Option(_D.task), prompts: Optional[Path] = typer.Option(None), samples: Optional[int] = typer.Option(None),
-    max_prompts: Optional[int] = typer.Option(None), shard: Optional[str] = typer.Option(None), limit: Optional[int] = typer.Option(None),
-    temperature: float = typer.Option(_D.sampling.temperature), top_p: float = typer.Option(_D.sampling.top_p),
-    max_tokens: int = typer.Option(_D.sampling.max_tokens), seed: int = typer.Option(_D.sampling.seed),
-    id_field: Optional[str] = typer.Option(None), title_field: Optional[str] = typer.Option(None), abstract_field: Optional[str] = typer.Option(None),
+    task: str = _summarize("task"),
+    prompts: Optional[Path] = _summarize("prompts"),
+    samples: Optional[int] = _summarize("samples"),
+    max_prompts: Optional[int] = _summarize("max_prompts"),
+    shard: Optional[str] = _summarize("shard"),
+    limit: Optional[int] = _summarize("limit"),
+    temperature: float = _sampling("temperature"),
+    top_p: float = _sampling("top_p"),
+    max_tokens: int = _sampling("max_tokens"),
+    seed: int = _sampling("seed"),
+    id_field: Optional[str] = _corpus("id_field"),
+    title_field: Optional[str] = _corpus("title_field"),
+    abstract_field: Optional[str] = _corpus("abstract_field"),
     max_requests_per_file: int = typer.Option(50_000, help="OpenAI's batch limit is 50,000 requests per file."),
 ) -> None:
     """Write the missing requests as OpenAI Batch JSONL (for `vllm run-batch` or hosted batch APIs)."""
