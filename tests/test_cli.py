@@ -127,3 +127,19 @@ def test_every_option_takes_its_help_and_default_from_the_config_field():
                                            list(d) if isinstance(d := getattr(config.TrainConfig(), p.name), tuple) else d), p.name
     with pytest.raises(config.ConfigError, match="TrainConfig has no option 'margins'"):
         config_option(config.TrainConfig, "margins")
+
+
+def test_every_command_turns_progress_off_with_no_progress_or_quiet(monkeypatch, tmp_path):
+    commands = {"train": ("semcse.training", "train", ["--corpus", "p.jsonl", "--summaries", "s", "--out", "o", "--base-model", "m"]),
+                "summarize": ("semcse.summaries", "summarize", ["--corpus", "p.jsonl", "--out", "o"]),
+                "evaluate": ("semcse.evaluation", "evaluate", ["-m", "x", "--out", "o"]),
+                "embed": ("semcse.embed", "embed_corpus", ["--model", "m", "--corpus", "p.jsonl", "--out", "o"])}
+    for command, (module, name, args) in commands.items():
+        assert _captured_config(monkeypatch, module, name, [command, *args]).progress is True
+        for flag in ("--no-progress", "--quiet"):
+            assert _captured_config(monkeypatch, module, name, [command, *args, flag]).progress is False, (command, flag)
+    run = ["run", "--corpus", "p.jsonl", "--out", str(tmp_path / "r")]
+    cfg = _captured_config(monkeypatch, "semcse.pipeline", "run", run)
+    assert (cfg.summarize.progress, cfg.train.progress, cfg.evaluate.progress) == (True, True, True)
+    cfg = _captured_config(monkeypatch, "semcse.pipeline", "run", [*run, "--quiet"])
+    assert (cfg.summarize.progress, cfg.train.progress, cfg.evaluate.progress) == (False, False, False)

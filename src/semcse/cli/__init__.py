@@ -34,6 +34,7 @@ def fail(message: str, code: int = 2) -> None:
 
 
 _FROM_FIELD: Any = object()
+PROGRESS_FLAGS = ("--progress/--no-progress", " /--quiet")  # every command: --no-progress or --quiet turns progress off
 
 
 def config_option(cls: type, name: str, *param_decls: str, default: Any = _FROM_FIELD, **kwargs: Any) -> Any:

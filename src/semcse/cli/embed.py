@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from semcse.cli import app, config_option
+from semcse.cli import PROGRESS_FLAGS, app, config_option
 from semcse.cli import fail as _fail
 from semcse.config import CorpusConfig, EmbedConfig, SearchConfig
 
@@ -34,7 +34,7 @@ def embed_cmd(
     device: Optional[str] = _embed("device"),
     fp16: Optional[bool] = _embed("fp16", "--fp16/--fp32"),
     trust_remote_code: bool = _embed("trust_remote_code"),
-    progress: bool = _embed("progress"),
+    progress: bool = _embed("progress", *PROGRESS_FLAGS),
 ) -> None:
     """Encode a corpus (title + abstract) into an index directory: embeddings.npy + embeddings.parquet."""
     from semcse.corpus import CorpusError

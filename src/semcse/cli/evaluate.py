@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from semcse.cli import app, command_line_options, config_option
+from semcse.cli import PROGRESS_FLAGS, app, command_line_options, config_option
 from semcse.cli import fail as _fail
 from semcse.config import ConfigError, EvaluateConfig, load_config_file
 
@@ -42,7 +42,7 @@ def evaluate_cmd(
     projection: str = _evaluate("projection"),
     mteb: list[str] = _evaluate("mteb", "--mteb"),
     config: Optional[Path] = typer.Option(None, "--config", help="TOML file with an [evaluate] section (CLI options win)."),
-    progress: bool = _evaluate("progress", "--progress/--quiet"),
+    progress: bool = _evaluate("progress", *PROGRESS_FLAGS),
 ) -> None:
     """Evaluate one or more models side by side on identical pools; write JSON, Markdown and PNG maps."""
     from semcse.encode import EncoderError

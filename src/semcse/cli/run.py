@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from semcse.cli import app, config_option
+from semcse.cli import PROGRESS_FLAGS, app, config_option
 from semcse.cli import fail as _fail
 from semcse.config import CorpusConfig, RunConfig, SummarizeConfig
 
@@ -56,6 +56,7 @@ def run_cmd(
     abstract_field: Optional[str] = _corpus("abstract_field"),
     label_field: Optional[str] = _corpus("label_field"),
     title_from_first_sentence: Optional[bool] = _corpus("title_from_first_sentence", "--title-from-first-sentence"),
+    progress: Optional[bool] = typer.Option(None, *PROGRESS_FLAGS, help="Show each stage's progress (default: the config's, on)."),
 ) -> None:
     """Summaries -> training -> evaluation of base vs trained -> report, resumable at every stage."""
     from semcse.config import ConfigError
@@ -81,7 +82,10 @@ def run_cmd(
             summarize = summarize.replace(model=llm, backend="llamacpp")
         if base_url:
             summarize = summarize.replace(backend="openai", base_urls=tuple(base_url), server_model=server_model)
-        cfg = cfg.replace(corpus=cfg.corpus.replace(**corpus_changes), summarize=summarize, **changes)
+        stages = {"summarize": summarize, "train": cfg.train, "evaluate": cfg.evaluate}
+        if progress is not None:
+            stages = {name: stage.replace(progress=progress) for name, stage in stages.items()}
+        cfg = cfg.replace(corpus=cfg.corpus.replace(**corpus_changes), **stages, **changes)
         result = run(cfg)
     except (ConfigError, CorpusError, TrainingDataError, ModelLoadError, EncoderError, BenchmarkError) as exc:  # bad input: exit 2
         _fail(str(exc))

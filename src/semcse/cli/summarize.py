@@ -10,7 +10,7 @@ from typing import Optional
 
 import typer
 
-from semcse.cli import app, config_option
+from semcse.cli import PROGRESS_FLAGS, app, config_option
 from semcse.cli import fail as _fail
 from semcse.config import ConfigError, CorpusConfig, SamplingConfig, SummarizeConfig
 
@@ -56,7 +56,7 @@ def summarize_cmd(
     shard: Optional[str] = _summarize("shard"),
     limit: Optional[int] = _summarize("limit"),
     min_words: Optional[int] = _summarize("min_words"),
-    progress: bool = _summarize("progress"),
+    progress: bool = _summarize("progress", *PROGRESS_FLAGS),
     retry_failed: bool = _summarize("retry_failed"),
 ) -> None:
     """Generate K prompts x C samples per paper; resumable (rerun continues), shardable."""

@@ -10,7 +10,7 @@ from typing import Optional
 
 import typer
 
-from semcse.cli import app, config_option
+from semcse.cli import PROGRESS_FLAGS, app, config_option
 from semcse.cli import fail as _fail
 from semcse.config import ConfigError, CorpusConfig, TrainConfig
 
@@ -80,7 +80,7 @@ def train_cmd(
     resume: bool = _train("resume"),
     overwrite: bool = _train("overwrite"),
     dataloader_workers: int = _train("dataloader_workers"),
-    progress: bool = _train("progress"),
+    progress: bool = _train("progress", *PROGRESS_FLAGS),
 ) -> None:
     """Train an encoder with SemCSE on a corpus and its summaries; keeps the best checkpoint (or the base model)."""
     if not corpus:
