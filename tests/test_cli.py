@@ -90,6 +90,25 @@ def test_options_become_the_config_fields_of_their_names(monkeypatch, tmp_path):
     assert (cfg.queries, cfg.k, cfg.index) == (("q1", "q2"), 4, "idx")
 
 
+def test_every_command_reading_a_corpus_takes_the_same_corpus_options(monkeypatch, tmp_path):
+    given = ["--corpus", "p.csv", "--format", "csv", "--id-field", "pid", "--abstract-field", "text", "--title-from-first-sentence",
+             "--max-abstract-chars", "500"]
+    expected = dict(source="p.csv", format="csv", id_field="pid", abstract_field="text", title_from_first_sentence=True,
+                    max_abstract_chars=500, title_field=None)
+    commands = [("semcse.training", "train", ["train", "--summaries", "s", "--out", "o", "--base-model", "m"]),
+                ("semcse.summaries", "summarize", ["summarize", "--out", "o"]),
+                ("semcse.summaries.batch", "write_batch_requests", ["summarize", "batch-write", "--out", "o", "--server-model", "x"]),
+                ("semcse.embed", "embed_corpus", ["embed", "--model", "m", "--out", "o"]),
+                ("semcse.pipeline", "run", ["run", "--out", str(tmp_path / "r")])]
+    for module, name, args in commands:
+        corpus = _captured_config(monkeypatch, module, name, [*args, *given]).corpus
+        assert {k: getattr(corpus, k) for k in expected} == expected, args[0]
+    run = _captured_config(monkeypatch, "semcse.pipeline", "run", ["run", "--out", str(tmp_path / "r"), "--corpus", "p.jsonl"])
+    from semcse.config import CorpusConfig
+
+    assert run.corpus == CorpusConfig(source="p.jsonl")  # options not given leave the (default) config as it was
+
+
 def test_evaluate_options_typed_on_the_command_line_win_over_the_config_file(monkeypatch, tmp_path):
     conf = tmp_path / "eval.toml"
     conf.write_text('[evaluate]\nmodels = ["from-file"]\nbatch_size = 8\ncache = false\nprojection = "umap"\nseed = 4\n')
@@ -118,7 +137,7 @@ def test_every_option_takes_its_help_and_default_from_the_config_field():
     train = typer.main.get_command(app).commands["train"]
     params = {p.name: p for p in train.params}
     for name, field_name, cls in (("margin", "margin", config.TrainConfig), ("base_anchor", "base_anchor", config.TrainConfig),
-                                  ("fmt", "format", config.CorpusConfig), ("interpolation", "interpolation", config.TrainConfig)):
+                                  ("format", "format", config.CorpusConfig), ("interpolation", "interpolation", config.TrainConfig)):
         assert params[name].help == config.field_help(cls, field_name)
         assert params[name].default == getattr(cls(), field_name)
     for p in train.params:  # every option named after a TrainConfig field shows that field's help and default

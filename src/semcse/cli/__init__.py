@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import os
 import sys
 import traceback
+import typing
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, Optional
 
 import typer
 
@@ -50,6 +53,45 @@ def config_option(cls: type, name: str, *param_decls: str, default: Any = _FROM_
         default = next(f.default for f in dataclasses.fields(cls) if f.name == name)
         default = list(default) if isinstance(default, tuple) else default
     return typer.Option(default, *param_decls, help=help_text, **kwargs)
+
+
+CORPUS_OPTIONS = ("source", "format", "split", "id_field", "title_field", "abstract_field", "label_field",
+                  "title_from_first_sentence", "max_abstract_chars")
+_CORPUS_FLAGS = {"source": ("--corpus",), "format": ("--format",)}
+
+
+def corpus_options(*, required: bool = False, limit: bool = False, unset: bool = False) -> Callable[[Callable], Callable]:
+    """Give a command the corpus options (one group, the same in every command: ``--corpus``, ``--format``,
+    ``--id-field`` ... from :class:`~semcse.config.CorpusConfig`, plus ``--limit`` with ``limit``) ahead of its
+    own, and hand their values to it as one ``corpus_options`` dict keyed by field name (a
+    ``CorpusConfig.from_options`` input). ``required``: ``--corpus`` must be given; ``unset``: every option
+    defaults to None, so the command can tell what was given (``semcse run``: the rest comes from a config file)."""
+    from semcse.config import CorpusConfig
+
+    names = CORPUS_OPTIONS + (("limit",) if limit else ())
+    hints = typing.get_type_hints(CorpusConfig)
+
+    def decorate(command: Callable) -> Callable:
+        own = inspect.signature(command, eval_str=True)
+        added = []
+        for name in names:
+            default = ... if required and name == "source" else None if unset else _FROM_FIELD
+            annotation = Optional[hints[name]] if unset or default is None else hints[name]
+            added.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation,
+                                           default=config_option(CorpusConfig, name, *_CORPUS_FLAGS.get(name, ()), default=default)))
+
+        @functools.wraps(command)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            return command(*args, corpus_options={name: kwargs.pop(name) for name in names}, **kwargs)
+
+        context = [p for p in own.parameters.values() if p.annotation is typer.Context]
+        rest = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own.parameters.values()
+                if p.name != "corpus_options" and p not in context]
+        wrapper.__signature__ = own.replace(parameters=[*context, *added, *rest])  # typer reads this signature
+        wrapper.__annotations__ = {p.name: p.annotation for p in wrapper.__signature__.parameters.values()}
+        return wrapper
+
+    return decorate
 
 
 def command_line_options(ctx: typer.Context, values: Mapping[str, Any]) -> dict[str, Any]:

@@ -9,23 +9,19 @@ from typing import Optional
 
 import typer
 
-from semcse.cli import PROGRESS_FLAGS, app, config_option
+from semcse.cli import PROGRESS_FLAGS, app, config_option, corpus_options
 from semcse.cli import fail as _fail
 from semcse.config import CorpusConfig, EmbedConfig, SearchConfig
 
-_embed, _search, _corpus = (partial(config_option, c) for c in (EmbedConfig, SearchConfig, CorpusConfig))
+_embed, _search = (partial(config_option, c) for c in (EmbedConfig, SearchConfig))
 
 
 @app.command("embed")
+@corpus_options(required=True, limit=True)
 def embed_cmd(
+    corpus_options: dict,
     model: str = _embed("model", default=...),
-    corpus: str = _corpus("source", default=...),
     out: Path = _embed("out", default=...),
-    id_field: Optional[str] = _corpus("id_field"),
-    title_field: Optional[str] = _corpus("title_field"),
-    abstract_field: Optional[str] = _corpus("abstract_field"),
-    title_from_first_sentence: bool = _corpus("title_from_first_sentence"),
-    limit: Optional[int] = _corpus("limit"),
     pooling: Optional[str] = _embed("pooling"),
     similarity: Optional[str] = _embed("similarity"),
     max_seq_length: Optional[int] = _embed("max_seq_length"),
@@ -42,7 +38,7 @@ def embed_cmd(
     from semcse.encode import EncoderError
 
     options = locals()
-    cfg = EmbedConfig.from_options(options, corpus=CorpusConfig.from_options(options, source=corpus))
+    cfg = EmbedConfig.from_options(options, corpus=CorpusConfig.from_options(corpus_options))
     try:
         res = embed_corpus(cfg)
     except (CorpusError, EmbedError, EncoderError) as exc:

@@ -8,9 +8,9 @@ from typing import Optional
 
 import typer
 
-from semcse.cli import PROGRESS_FLAGS, app, config_option
+from semcse.cli import PROGRESS_FLAGS, app, config_option, corpus_options
 from semcse.cli import fail as _fail
-from semcse.config import CorpusConfig, RunConfig, SummarizeConfig
+from semcse.config import RunConfig, SummarizeConfig
 
 
 def _budget_help() -> str:
@@ -27,12 +27,13 @@ def _budget_help() -> str:
 
 
 # every option defaults to None: what is not given comes from the config file, else from the budget
-_run, _corpus, _summarize = (partial(config_option, c, default=None) for c in (RunConfig, CorpusConfig, SummarizeConfig))
+_run, _summarize = (partial(config_option, c, default=None) for c in (RunConfig, SummarizeConfig))
 
 
 @app.command("run")
+@corpus_options(unset=True)
 def run_cmd(
-    corpus: Optional[str] = _corpus("source"),
+    corpus_options: dict,
     out: Optional[Path] = _run("out"),
     config: Optional[Path] = typer.Option(None, help="A TOML run config (e.g. a previous run's config.toml); options given here override it."),
     budget: Optional[str] = typer.Option(None, help=_budget_help()),
@@ -51,11 +52,6 @@ def run_cmd(
     base_url: Optional[list[str]] = typer.Option(None, help="Use an OpenAI-compatible server for summaries (repeatable)."),
     server_model: Optional[str] = _summarize("server_model"),
     seed: Optional[int] = _run("seed"),
-    id_field: Optional[str] = _corpus("id_field"),
-    title_field: Optional[str] = _corpus("title_field"),
-    abstract_field: Optional[str] = _corpus("abstract_field"),
-    label_field: Optional[str] = _corpus("label_field"),
-    title_from_first_sentence: Optional[bool] = _corpus("title_from_first_sentence", "--title-from-first-sentence"),
     progress: Optional[bool] = typer.Option(None, *PROGRESS_FLAGS, help="Show each stage's progress (default: the config's, on)."),
 ) -> None:
     """Summaries -> training -> evaluation of base vs trained -> report, resumable at every stage."""
@@ -69,8 +65,7 @@ def run_cmd(
 
     try:
         cfg = read_config(config) if config else RunConfig()
-        corpus_changes = {k: v for k, v in dict(source=corpus, id_field=id_field, title_field=title_field, abstract_field=abstract_field,
-                                                 label_field=label_field, title_from_first_sentence=title_from_first_sentence).items() if v is not None}
+        corpus_changes = {k: v for k, v in corpus_options.items() if v is not None}
         changes = {k: v for k, v in dict(out=str(out) if out else None, budget=budget, papers=papers, prompts=prompts, samples=samples,
                                          max_tokens=max_tokens, steps=steps, batch_size=batch_size, max_seq_length=max_seq_length,
                                          heldout_papers=heldout_papers, pool_size=pool_size, base_model=base_model, seed=seed).items()

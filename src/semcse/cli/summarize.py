@@ -10,28 +10,21 @@ from typing import Optional
 
 import typer
 
-from semcse.cli import PROGRESS_FLAGS, app, config_option
+from semcse.cli import PROGRESS_FLAGS, app, config_option, corpus_options
 from semcse.cli import fail as _fail
 from semcse.config import ConfigError, CorpusConfig, SamplingConfig, SummarizeConfig
 
 summarize_app = typer.Typer(no_args_is_help=False, help="LLM summaries of a corpus into a resumable run directory.")
 app.add_typer(summarize_app, name="summarize")
-_summarize, _sampling, _corpus = (partial(config_option, c) for c in (SummarizeConfig, SamplingConfig, CorpusConfig))
+_summarize, _sampling = (partial(config_option, c) for c in (SummarizeConfig, SamplingConfig))
 
 
 @summarize_app.callback(invoke_without_command=True)
+@corpus_options()
 def summarize_cmd(
     ctx: typer.Context,
-    corpus: Optional[str] = _corpus("source", default=None),
+    corpus_options: dict,
     out: Optional[Path] = _summarize("out", default=None),
-    fmt: Optional[str] = _corpus("format", "--format"),
-    split: Optional[str] = _corpus("split"),
-    id_field: Optional[str] = _corpus("id_field"),
-    title_field: Optional[str] = _corpus("title_field"),
-    abstract_field: Optional[str] = _corpus("abstract_field"),
-    label_field: Optional[str] = _corpus("label_field"),
-    title_from_first_sentence: bool = _corpus("title_from_first_sentence"),
-    max_abstract_chars: int = _corpus("max_abstract_chars"),
     task: str = _summarize("task"),
     prompts: Optional[Path] = _summarize("prompts"),
     samples: Optional[int] = _summarize("samples"),
@@ -64,7 +57,7 @@ def summarize_cmd(
         return
     if out is None:
         _fail("--out is required")
-    if not corpus:
+    if not corpus_options["source"]:
         _fail("--corpus is required")
     from semcse.corpus import CorpusError
     from semcse.summaries import summarize
@@ -75,7 +68,7 @@ def summarize_cmd(
     try:
         options = locals()
         cfg = SummarizeConfig.from_options(
-            options, corpus=CorpusConfig.from_options(options, source=corpus, format=fmt, limit=None),  # --limit: after sharding
+            options, corpus=CorpusConfig.from_options(corpus_options),  # its --limit counts after sharding
             sampling=SamplingConfig.from_options(options), base_urls=tuple(base_url))
         result = summarize(cfg)
     except (ConfigError, CorpusError, PromptError, BackendError, StoreError) as exc:
@@ -168,8 +161,9 @@ def merge_cmd(
 
 
 @summarize_app.command("batch-write")
+@corpus_options(required=True)
 def batch_write_cmd(
-    corpus: str = _corpus("source", default=...),
+    corpus_options: dict,
     out: Path = typer.Option(..., help="Run directory; requests go to <out>/batch/requests-NNNN.jsonl."),
     server_model: str = typer.Option(..., help="Model name written into each request body."),
     task: str = _summarize("task"),
@@ -182,16 +176,13 @@ def batch_write_cmd(
     top_p: float = _sampling("top_p"),
     max_tokens: int = _sampling("max_tokens"),
     seed: int = _sampling("seed"),
-    id_field: Optional[str] = _corpus("id_field"),
-    title_field: Optional[str] = _corpus("title_field"),
-    abstract_field: Optional[str] = _corpus("abstract_field"),
     max_requests_per_file: int = typer.Option(50_000, help="OpenAI's batch limit is 50,000 requests per file."),
 ) -> None:
     """Write the missing requests as OpenAI Batch JSONL (for `vllm run-batch` or hosted batch APIs)."""
     from semcse.summaries.batch import write_batch_requests
 
     options = locals()
-    cfg = SummarizeConfig.from_options(options, corpus=CorpusConfig.from_options(options, source=corpus, limit=None),
+    cfg = SummarizeConfig.from_options(options, corpus=CorpusConfig.from_options(corpus_options),
                                        sampling=SamplingConfig.from_options(options), backend="openai")
     from semcse.corpus import CorpusError
     from semcse.summaries.batch import BatchError

@@ -10,27 +10,20 @@ from typing import Optional
 
 import typer
 
-from semcse.cli import PROGRESS_FLAGS, app, config_option
+from semcse.cli import PROGRESS_FLAGS, app, config_option, corpus_options
 from semcse.cli import fail as _fail
 from semcse.config import ConfigError, CorpusConfig, TrainConfig
 
-_train, _corpus = partial(config_option, TrainConfig), partial(config_option, CorpusConfig)
+_train = partial(config_option, TrainConfig)
 
 
 @app.command("train")
+@corpus_options(limit=True)
 def train_cmd(
-    corpus: Optional[str] = _corpus("source", default=None),
+    corpus_options: dict,
     summaries: list[str] = _train("summaries"),
     base_model: Optional[str] = _train("base_model", default=None),
     out: Optional[Path] = _train("out", default=None),
-    fmt: Optional[str] = _corpus("format", "--format"),
-    split: Optional[str] = _corpus("split"),
-    id_field: Optional[str] = _corpus("id_field"),
-    title_field: Optional[str] = _corpus("title_field"),
-    abstract_field: Optional[str] = _corpus("abstract_field"),
-    title_from_first_sentence: bool = _corpus("title_from_first_sentence"),
-    max_abstract_chars: int = _corpus("max_abstract_chars"),
-    limit: Optional[int] = _corpus("limit"),
     summaries_id_field: Optional[str] = _train("summaries_id_field"),
     summaries_field: Optional[str] = _train("summaries_field"),
     pooling: str = _train("pooling"),
@@ -83,7 +76,7 @@ def train_cmd(
     progress: bool = _train("progress", *PROGRESS_FLAGS),
 ) -> None:
     """Train an encoder with SemCSE on a corpus and its summaries; keeps the best checkpoint (or the base model)."""
-    if not corpus:
+    if not corpus_options["source"]:
         _fail("--corpus is required")
     if not summaries:
         _fail("--summaries is required (a summary store run directory or a JSONL file)")
@@ -100,7 +93,7 @@ def train_cmd(
 
     try:
         options = locals()
-        cfg = TrainConfig.from_options(options, corpus=CorpusConfig.from_options(options, source=corpus, format=fmt),
+        cfg = TrainConfig.from_options(options, corpus=CorpusConfig.from_options(corpus_options),
                                        interpolation=interpolation or None)
         result = train(cfg)
     except (ConfigError, CorpusError, TrainingDataError, ModelLoadError) as exc:
