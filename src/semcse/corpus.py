@@ -304,7 +304,7 @@ def _pick(name: str | None, candidates: Iterable[str], columns: Iterable[str], w
     return None
 
 
-def _as_text(value: Any) -> tuple[str | None, list[str] | None]:
+def text_and_sentences(value: Any) -> tuple[str | None, list[str] | None]:
     """A field value as (text, sentences): lists of sentences are joined with spaces."""
     if value is None:
         return None, None
@@ -369,7 +369,7 @@ def load_corpus(cfg: CorpusConfig | str | Path, warn_each: bool = True, **overri
         if not pid:
             report.add(RowIssue(source, row, "missing_id", "skipped"))
             continue
-        abstract, sentences = _as_text(record.get(fields["abstract"]))
+        abstract, sentences = text_and_sentences(record.get(fields["abstract"]))
         if not abstract:
             report.add(RowIssue(source, row, "missing_abstract", "skipped", f"id={pid}"))
             continue
@@ -385,7 +385,7 @@ def load_corpus(cfg: CorpusConfig | str | Path, warn_each: bool = True, **overri
             sentences = rest
             abstract = " ".join(rest)
         else:
-            title, _ = _as_text(record.get(fields["title"])) if fields["title"] else (None, None)
+            title, _ = text_and_sentences(record.get(fields["title"])) if fields["title"] else (None, None)
         if len(abstract) > cfg.max_abstract_chars:
             report.add(RowIssue(source, row, "abstract_too_long", "truncated", f"id={pid}, {len(abstract)} chars > {cfg.max_abstract_chars}"))
             abstract = abstract[: cfg.max_abstract_chars].rsplit(" ", 1)[0]

@@ -430,7 +430,7 @@ def search_queries_corpus(path: Path) -> "Corpus":
     query text in ``extra["query"]`` (a list: several queries may share a paper). Queries without a
     relevant (score > 0) candidate are reported and skipped.
     """
-    from semcse.corpus import Corpus, CorpusError, CorpusReport, Paper, RowIssue, _as_text, read_jsonl
+    from semcse.corpus import Corpus, CorpusError, CorpusReport, Paper, RowIssue, read_jsonl, text_and_sentences
 
     rows = read_jsonl(path) if path.suffix.lower() != ".json" or path.read_bytes()[:1] != b"[" else json.loads(path.read_text())
     report = CorpusReport(source=str(path))
@@ -444,8 +444,8 @@ def search_queries_corpus(path: Path) -> "Corpus":
             continue
         best = max(cands, key=lambda c: float(c.get("score", 0)))  # max() keeps the first of equals
         pid = str(best.get("corpus_id", best.get("doc_id", "")))
-        abstract, sents = _as_text(best.get("abstract"))
-        title, _ = _as_text(best.get("title"))
+        abstract, sents = text_and_sentences(best.get("abstract"))
+        title, _ = text_and_sentences(best.get("title"))
         if not pid or not (abstract or title):
             report.add(RowIssue(str(path), i, "relevant_candidate_without_id_or_text", "skipped"))
             continue
