@@ -76,7 +76,7 @@ def corpus_options(*, required: bool = False, limit: bool = False, unset: bool =
         added = []
         for name in names:
             default = ... if required and name == "source" else None if unset else _FROM_FIELD
-            annotation = Optional[hints[name]] if unset or default is None else hints[name]
+            annotation = Optional[hints[name]] if unset else hints[name]
             added.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation,
                                            default=config_option(CorpusConfig, name, *_CORPUS_FLAGS.get(name, ()), default=default)))
 
