@@ -141,13 +141,17 @@ def option(default: Any, help: str) -> Any:
     return field(default=default, metadata={"help": help})
 
 
-def field_help(cls: type, name: str) -> str:
-    """The help text of field ``name`` of config class ``cls`` ("" if it has none)."""
+def config_field(cls: type, name: str) -> dataclasses.Field:
+    """Field ``name`` of config class ``cls`` (its default and help text), or a ConfigError naming both."""
     try:
-        found = next(f for f in dataclasses.fields(cls) if f.name == name)
+        return next(f for f in dataclasses.fields(cls) if f.name == name)
     except StopIteration:
         raise ConfigError(f"{cls.__name__} has no option {name!r}") from None
-    return found.metadata.get("help", "")
+
+
+def field_help(cls: type, name: str) -> str:
+    """The help text of field ``name`` of config class ``cls`` ("" if it has none)."""
+    return config_field(cls, name).metadata.get("help", "")
 
 
 def _plain(value: Any) -> Any:

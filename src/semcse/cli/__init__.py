@@ -44,15 +44,12 @@ def config_option(cls: type, name: str, *param_decls: str, default: Any = _FROM_
     """The typer option for field ``name`` of config class ``cls``: its help text and its default (a
     tuple becomes a list, for a repeatable option), unless ``default`` is given: ``...`` when the
     command requires it, None when "not given" must stay visible (a config file or a preset decides)."""
-    import dataclasses
+    from semcse.config import config_field
 
-    from semcse.config import field_help
-
-    help_text = field_help(cls, name)  # also: a clear error for a name the config lacks
+    field = config_field(cls, name)  # a clear error for a name the config lacks
     if default is _FROM_FIELD:
-        default = next(f.default for f in dataclasses.fields(cls) if f.name == name)
-        default = list(default) if isinstance(default, tuple) else default
-    return typer.Option(default, *param_decls, help=help_text, **kwargs)
+        default = list(field.default) if isinstance(field.default, tuple) else field.default
+    return typer.Option(default, *param_decls, help=field.metadata.get("help", ""), **kwargs)
 
 
 CORPUS_OPTIONS = ("source", "format", "split", "id_field", "title_field", "abstract_field", "label_field",

@@ -9,7 +9,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from semcse import bootstrap
+from semcse.bootstrap import SAMPLES
 from semcse.fileio import atomic_write_text
 
 METRIC_LABELS = {
@@ -158,7 +158,7 @@ def intervals_section(report, tasks: Sequence[str]) -> list[str]:
     vs = {(c["model"], c["task"]): c for c in report.comparisons}
     reference = report.comparisons[0]["reference"] if report.comparisons else None
     lines = ["## Intervals", "",
-             f"{level:.0%} bootstrap intervals over each pool's queries ({bootstrap.SAMPLES:,} resamples)."
+             f"{level:.0%} bootstrap intervals over each pool's queries ({SAMPLES:,} resamples)."
              + (f" Changes are relative to `{reference}`, paired on the same queries: better or worse only when "
                 "the interval excludes no change, else level." if reference else ""), "",
              "| task | model | score | interval |" + (f" vs {reference} | interval | verdict |" if reference else ""),
