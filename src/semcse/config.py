@@ -274,6 +274,8 @@ class TrainConfig(_Config):
     hard_negative_candidates: int = option(10, "Nearest papers mined per paper.")
     hard_negative_margin: float = option(0.05, "Drop a mined paper as a likely false negative when the paper's query is "
                                          "within this relative margin of its own abstract.")
+    hard_negative_remine: bool = option(False, "Mine the hard negatives again with the model being trained at the start of "
+                                        "every epoch after the first (kept with the checkpoints, so a resume replays them).")
     anchors_per_paper: int | None = option(None, "Summaries used as anchors per paper and epoch (default: all).")
     filter_summaries: int | None = option(None, "Round-trip filtering: train only on summaries whose own abstract the base "
                                           "model ranks in this top k of the training abstracts.")

@@ -11,10 +11,14 @@ import numpy as np
 import pytest
 import torch
 from sentence_transformers import SentenceTransformer
+from transformers import TrainerState
+
+from semcse.config import ConfigError
 
 from semcse.training import train
 from semcse.training.examples import ExampleBuilder, TrainingPaper, prepare_papers
-from semcse.training.hard_negatives import NEIGHBOURS_FILE, mine_hard_negatives, nearest_papers, paper_queries
+from semcse.training.hard_negatives import (NEIGHBOURS_FILE, HardNegativeRemining, mine_hard_negatives, nearest_papers,
+                                            neighbour_overlap, paper_queries)
 from semcse.training.prepared import PreparedPapers
 from semcse.corpus import load_corpus
 
@@ -104,3 +108,62 @@ def test_training_with_hard_negatives_mines_once_and_reuses_them_on_a_rerun(tiny
     with caplog.at_level(logging.INFO, logger="semcse"):
         train(cfg.replace(max_steps=2, overwrite=True))
     assert "using the hard negatives computed before" in caplog.text
+
+
+def test_neighbour_overlap_counts_kept_candidates_seen_before():
+    before = np.array([[1, 2, -1], [0, 2, 3]])
+    after = np.array([[2, 3, -1], [3, 2, 0]])
+    assert neighbour_overlap(before, after) == pytest.approx(4 / 5)  # paper 0: 2 of {2, 3}; paper 1: all three
+    assert neighbour_overlap(before, before) == 1.0
+
+
+def test_remining_at_a_later_epoch_uses_the_current_model_and_replays_its_file(scitldr_train: Path, minilm_path: str,
+                                                                                tmp_path: Path, caplog):
+    papers, _ = _real_papers(scitldr_train, 80)
+    prepared = PreparedPapers.from_papers(papers)
+    model = SentenceTransformer(minilm_path, device="cpu")
+    first = np.tile(np.arange(1, 4), (len(papers), 1))  # a stand-in for the base model's neighbours
+    first[0] = [2, 3, 4]
+    builder = ExampleBuilder(prepared, seed=3, neighbours=first, hard_share=1.0)
+    remining = HardNegativeRemining(builder, first, share=1.0, candidates=3, margin=0.05, directory=tmp_path / "remined",
+                                    key={"seed": 3}, progress=False)
+    state = TrainerState(epoch=0.0, global_step=0)
+    remining.on_epoch_begin(None, state, None, model=model)
+    assert builder.neighbours is first and not remining.reports  # epoch 0 keeps the base model's neighbours
+
+    state.epoch, state.global_step = 1.0, 5
+    remining.on_epoch_begin(None, state, None, model=model)
+    mined, _ = mine_hard_negatives(model, prepared, candidates=3, relative_margin=0.05, progress=False)
+    assert np.array_equal(builder.neighbours, mined)  # what the current model finds now
+    report = remining.reports[1]
+    assert report["epoch"] == 1 and report["step"] == 5 and report["overlap"] == pytest.approx(
+        neighbour_overlap(first, mined), abs=1e-4)
+    plan = builder.plan(1)
+    rows = np.flatnonzero(plan.hard)
+    assert len(rows) > 0.8 * len(plan)
+    assert all(plan.neg_paper[r] in mined[plan.paper[r]] for r in rows)
+    assert (tmp_path / "remined" / "epoch-1.npy").exists()
+
+    # a resume in the middle of epoch 1 replays the saved neighbours, whatever the model is now
+    other = ExampleBuilder(prepared, seed=3, neighbours=first, hard_share=1.0)
+    again = HardNegativeRemining(other, first, share=1.0, candidates=3, margin=0.05, directory=tmp_path / "remined",
+                                 key={"seed": 3}, progress=False)
+    with caplog.at_level(logging.INFO, logger="semcse"):
+        again.on_epoch_begin(None, TrainerState(epoch=1.4, global_step=7), None, model=object())  # never encodes
+    assert np.array_equal(other.neighbours, mined) and again.reports[1]["step"] == 5
+    assert "computed before" in caplog.text
+
+
+def test_training_with_remining_mines_each_later_epoch(tiny_config):
+    # 30 training papers, one anchor each: 4 steps per epoch of 8, so 10 steps reach epochs 1 and 2
+    cfg = tiny_config.replace(hard_negatives=1.0, hard_negative_candidates=4, hard_negative_remine=True,
+                              anchors_per_paper=1, max_steps=10, eval_steps=5, keep_checkpoints=True)
+    result = train(cfg)
+    report = result.metrics["hard_negatives"]
+    remined = report["remined"]
+    assert [r["epoch"] for r in remined] == [1, 2]
+    assert all(r["papers"] == report["papers"] and 0.0 <= r["overlap"] <= 1.0 for r in remined)
+    saved = sorted(p.name for p in (Path(cfg.out) / "checkpoints" / "hard-negatives").glob("epoch-*.npy"))
+    assert saved == ["epoch-1.npy", "epoch-2.npy"]
+    with pytest.raises(ConfigError, match="needs --hard-negatives"):
+        train(cfg.replace(hard_negatives=0.0, overwrite=True))

@@ -39,6 +39,7 @@ def train_cmd(
     hard_negatives: float = _train("hard_negatives"),
     hard_negative_candidates: int = _train("hard_negative_candidates"),
     hard_negative_margin: float = _train("hard_negative_margin"),
+    hard_negative_remine: bool = _train("hard_negative_remine"),
     anchors_per_paper: Optional[int] = _train("anchors_per_paper"),
     filter_summaries: Optional[int] = _train("filter_summaries"),
     title_anchors: bool = _train("title_anchors"),

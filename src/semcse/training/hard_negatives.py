@@ -1,4 +1,5 @@
-"""Hard negatives: each training paper's nearest other papers, mined once with the base model.
+"""Hard negatives: each training paper's nearest other papers, mined with the base model (and, with
+``TrainConfig.hard_negative_remine``, again with the model being trained at every later epoch).
 
 A triplet's negative normally comes from a random other paper. With ``TrainConfig.hard_negatives``
 set, that share of triplets takes its negative (of the same kind) from one of the anchor paper's
@@ -10,23 +11,33 @@ most similar other abstracts; a candidate is dropped as a likely false negative 
 the same thing) when the query is nearly as close to it as to its own abstract:
 ``sim(query, other) > (1 - relative_margin) * sim(query, own)`` (the relative margin of
 sentence-transformers' ``mine_hard_negatives`` and NV-Retriever).
+
+Re-mining (:class:`HardNegativeRemining`): negatives that were hard for the base model become easy
+once the model has learnt them; mining again with the current model at the start of each epoch
+keeps them hard (ANCE, Xiong et al. 2021). Each epoch's neighbours are kept in the run's checkpoint
+folder before they are used, so a resume replays them instead of mining with a later model.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from semcse.training.prepared import PreparedPapers
+from transformers import TrainerCallback
+
+from semcse.training.prepared import PreparedPapers, cached_array
 
 log = logging.getLogger(__name__)
 
 NEIGHBOURS = "hard_negatives"  # <prepared data>/hard_negatives.npy and .json
 NEIGHBOURS_FILE = f"{NEIGHBOURS}.npy"
+REMINED = "hard-negatives"  # <out>/checkpoints/hard-negatives/epoch-<k>.npy and .json: re-mined per epoch
 
 
 @dataclass
@@ -108,3 +119,55 @@ def mine_hard_negatives(model, papers: PreparedPapers, candidates: int = 10, rel
                           papers_without_candidates=int((kept == 0).sum()),
                           seconds=round(time.perf_counter() - started, 1))
     return neighbours, report
+
+
+def neighbour_overlap(before: np.ndarray, after: np.ndarray) -> float:
+    """Share of the kept candidates in ``after`` that were candidates of the same paper in ``before``."""
+    same = kept = 0
+    for old, new in zip(before, after):
+        new = new[new >= 0]
+        kept += len(new)
+        same += int(np.isin(new, old[old >= 0]).sum())
+    return same / kept if kept else 1.0
+
+
+class HardNegativeRemining(TrainerCallback):
+    """Mines the hard negatives again with the model being trained at the start of every epoch after
+    the first and hands them to ``builder`` (an :class:`~semcse.training.examples.ExampleBuilder`),
+    whose plan for that epoch is drawn after this callback runs.
+
+    ``first``: the neighbours epoch 0 uses (mined with the base model). Epoch ``k``'s neighbours are
+    kept in ``directory`` as ``epoch-<k>.npy`` (with its mining report as JSON): a resume, or another
+    rank, reads them back. ``reports``: one mining report per re-mined epoch, with ``overlap``, the
+    share of candidates that were candidates in the epoch before.
+    """
+
+    def __init__(self, builder, first: np.ndarray, share: float, candidates: int, margin: float, directory,
+                 key: dict[str, Any], batch_size: int = 64, progress: bool = True):
+        self.builder, self.share = builder, share
+        self.candidates, self.margin = candidates, margin
+        self.directory, self.key = directory, key
+        self.batch_size, self.progress = batch_size, progress
+        self.previous = first
+        self.reports: dict[int, dict[str, Any]] = {}
+
+    def on_epoch_begin(self, args, state, control, model=None, **kwargs):
+        epoch = int(np.floor((state.epoch or 0.0) + 1e-6))
+        if epoch == 0 or model is None:
+            return
+
+        def mine():
+            log.info("re-mining hard negatives for epoch %d with the model at step %d", epoch, state.global_step)
+            neighbours, report = mine_hard_negatives(model, self.builder.papers, self.candidates, self.margin,
+                                                     batch_size=self.batch_size, progress=self.progress)
+            report = {"epoch": epoch, "step": state.global_step, **report.to_dict(),
+                      "overlap": round(neighbour_overlap(self.previous, neighbours), 4)}
+            return neighbours, report
+
+        neighbours, report = cached_array(Path(self.directory), f"epoch-{epoch}", {**self.key, "epoch": epoch}, mine,
+                                          wait=int(os.environ.get("LOCAL_RANK", "0")) != 0)
+        self.builder.use_neighbours(neighbours, self.share)
+        self.previous = neighbours
+        self.reports[epoch] = report
+        log.info("hard negatives for epoch %d: %.1f candidate papers kept per paper, %.0f%% of them also candidates "
+                 "the epoch before", epoch, report["kept_per_paper"], 100 * report["overlap"])

@@ -37,7 +37,7 @@ from semcse.training.checkpoints import (
 from semcse.training.data import TrainingData, load_summaries, prepare_data  # noqa: F401  (re-exported)
 from semcse.training.examples import TrainingDataError
 from semcse.training.examples import KINDS, ExampleBuilder, TripletTexts, mix_report
-from semcse.training.hard_negatives import NEIGHBOURS, mine_hard_negatives
+from semcse.training.hard_negatives import NEIGHBOURS, REMINED, HardNegativeRemining, mine_hard_negatives
 from semcse.progress import format_duration
 from semcse.training.health import HealthMonitor
 from semcse.training.losses import BaseAnchorLoss, CachedSemCSELoss, SemCSEInfoNCELoss, SemCSETripletLoss
@@ -194,6 +194,17 @@ def _use_hard_negatives(cfg: TrainConfig, data: TrainingData, model: SentenceTra
     return report
 
 
+def _hard_negative_remining(cfg: TrainConfig, data: TrainingData) -> HardNegativeRemining | None:
+    """With ``cfg.hard_negative_remine``: the callback that mines the hard negatives again at every later epoch."""
+    if not cfg.hard_negative_remine:
+        return None
+    return HardNegativeRemining(data.builder, data.builder.neighbours, cfg.hard_negatives, cfg.hard_negative_candidates,
+                                cfg.hard_negative_margin, Path(cfg.out) / CHECKPOINTS / REMINED,
+                                key={"seed": cfg.seed, "candidates": cfg.hard_negative_candidates,
+                                     "margin": cfg.hard_negative_margin},
+                                batch_size=max(cfg.batch_size, 32), progress=cfg.progress)
+
+
 def build_train_dataset(builder: ExampleBuilder, blocks: int):
     """The training set: ``blocks`` epochs of triplets as a ``datasets.Dataset`` of row numbers whose texts
     are drawn on access (memory grows with papers, not triplets); also the first block's positive mix."""
@@ -307,6 +318,8 @@ def _check_config(cfg: TrainConfig) -> None:
         raise ConfigError(f"--base-anchor must be >= 0 (0 = off), got {cfg.base_anchor}")
     if cfg.base_anchor and cfg.cached_mini_batch:
         raise ConfigError("--base-anchor cannot be combined with --cached-mini-batch yet; use one of them")
+    if cfg.hard_negative_remine and cfg.hard_negatives <= 0:
+        raise ConfigError("--hard-negative-remine re-mines hard negatives: it needs --hard-negatives above 0")
     if cfg.interpolation is not None and not 0 < cfg.interpolation < 1:
         raise ConfigError(f"--interpolation must be between 0 and 1 (0 = off), got {cfg.interpolation}")
 
@@ -438,8 +451,9 @@ def train(cfg: TrainConfig) -> TrainResult:
     loss = make_loss(cfg, model)
     monitor = HealthMonitor(margin=cfg.margin if cfg.loss == "triplet" else None, distance=distance.name)
     timer = _StepTimer()
+    remining = _hard_negative_remining(cfg, data) if mining else None
     trainer = SemCSETrainer(model=model, args=args, train_dataset=train_dataset, loss=loss, evaluator=evaluator,
-                            callbacks=[timer], health=monitor, show_progress=cfg.progress)
+                            callbacks=[timer] + ([remining] if remining else []), health=monitor, show_progress=cfg.progress)
 
     base_scores = _validate_base(trainer, evaluator, out, resume_from is not None, main)
 
@@ -455,7 +469,8 @@ def train(cfg: TrainConfig) -> TrainResult:
                                 "examples_per_second": examples_per_second, "train_runtime_s": output.metrics.get("train_runtime"),
                                 "wall_time_s": time.time() - started, "memory": peak_memory(), "world_size": args.world_size,
                                 "data": data.report.to_dict(), "corpus": data.corpus_report, "positive_mix": mix,
-                                "hard_negatives": mining, "summary_filter": filtering})
+                                "hard_negatives": mining and {**mining, "remined": list(remining.reports.values()) if remining else None},
+                                "summary_filter": filtering})
     trainer.accelerator.wait_for_everyone()
     if result is None:  # other ranks: read what the main process wrote
         result = _finished_result(out)
