@@ -162,3 +162,14 @@ def test_every_command_turns_progress_off_with_no_progress_or_quiet(monkeypatch,
     assert (cfg.summarize.progress, cfg.train.progress, cfg.evaluate.progress) == (True, True, True)
     cfg = _captured_config(monkeypatch, "semcse.pipeline", "run", [*run, "--quiet"])
     assert (cfg.summarize.progress, cfg.train.progress, cfg.evaluate.progress) == (False, False, False)
+
+
+def test_run_options_given_override_the_config_file_and_the_rest_keep_its_values(monkeypatch, tmp_path):
+    conf = tmp_path / "run.toml"
+    conf.write_text('[run]\npapers = 3\nsteps = 7\nseed = 9\nbenchmark_tasks = ["a"]\n\n[corpus]\nsource = "c.jsonl"\n')
+    cfg = _captured_config(monkeypatch, "semcse.pipeline", "run",
+                           ["run", "--config", str(conf), "--out", str(tmp_path / "r"), "--papers", "5", "--benchmark-task", "none"])
+    assert (cfg.papers, cfg.steps, cfg.seed, cfg.benchmark_tasks) == (5, 7, 9, ())
+    assert (cfg.out, cfg.corpus.source) == (str(tmp_path / "r"), "c.jsonl")
+    cfg = _captured_config(monkeypatch, "semcse.pipeline", "run", ["run", "--config", str(conf), "--benchmark-task", "b"])
+    assert (cfg.papers, cfg.benchmark_tasks) == (3, ("b",))

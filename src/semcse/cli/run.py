@@ -55,6 +55,7 @@ def run_cmd(
     progress: Optional[bool] = typer.Option(None, *PROGRESS_FLAGS, help="Show each stage's progress (default: the config's, on)."),
 ) -> None:
     """Summaries -> training -> evaluation of base vs trained -> report, resumable at every stage."""
+    given = {k: v for k, v in locals().items() if v is not None}  # the options given: they override the config
     from semcse.config import ConfigError
     from semcse.corpus import CorpusError
     from semcse.encode import EncoderError
@@ -66,12 +67,8 @@ def run_cmd(
     try:
         cfg = read_config(config) if config else RunConfig()
         corpus_changes = {k: v for k, v in corpus_options.items() if v is not None}
-        changes = {k: v for k, v in dict(out=str(out) if out else None, budget=budget, papers=papers, prompts=prompts, samples=samples,
-                                         max_tokens=max_tokens, steps=steps, batch_size=batch_size, max_seq_length=max_seq_length,
-                                         heldout_papers=heldout_papers, pool_size=pool_size, base_model=base_model, seed=seed).items()
-                   if v is not None}
         if benchmark_task:
-            changes["benchmark_tasks"] = () if benchmark_task == ["none"] else tuple(benchmark_task)
+            given["benchmark_tasks"] = () if benchmark_task == ["none"] else tuple(benchmark_task)
         summarize = cfg.summarize
         if llm:
             summarize = summarize.replace(model=llm, backend="llamacpp")
@@ -80,7 +77,7 @@ def run_cmd(
         stages = {"summarize": summarize, "train": cfg.train, "evaluate": cfg.evaluate}
         if progress is not None:
             stages = {name: stage.replace(progress=progress) for name, stage in stages.items()}
-        cfg = cfg.replace(corpus=cfg.corpus.replace(**corpus_changes), **stages, **changes)
+        cfg = cfg.with_options(given, corpus=cfg.corpus.replace(**corpus_changes), **stages)
         result = run(cfg)
     except (ConfigError, CorpusError, TrainingDataError, ModelLoadError, EncoderError, BenchmarkError) as exc:  # bad input: exit 2
         _fail(str(exc))
