@@ -165,5 +165,8 @@ def test_training_with_remining_mines_each_later_epoch(tiny_config):
     assert all(r["papers"] == report["papers"] and 0.0 <= r["overlap"] <= 1.0 for r in remined)
     saved = sorted(p.name for p in (Path(cfg.out) / "checkpoints" / "hard-negatives").glob("epoch-*.npy"))
     assert saved == ["epoch-1.npy", "epoch-2.npy"]
+    card = (Path(cfg.out) / "README.md").read_text()  # the model card says how the negatives were drawn
+    assert "from the anchor paper's 4 nearest papers (mined with the base model, again with the model being trained " \
+           "at epoch(s) 1, 2" in card
     with pytest.raises(ConfigError, match="needs --hard-negatives"):
         train(cfg.replace(hard_negatives=0.0, overwrite=True))

@@ -55,6 +55,7 @@ def semcse_section(metrics: dict[str, Any]) -> str:
            if data.get("validation_unsummarised") else "") + "); "
         f"{metrics.get('examples_per_epoch')} triplets per epoch",
         f"- Positive mix realised: {mix.get('realised')} (requested {mix.get('requested')})",
+        f"- Negatives: {_negatives(cfg, metrics)}",
         f"- Hyperparameters: {', '.join(f'{k}={v}' for k, v in hyper.items())}; {metrics.get('steps')} steps",
         f"- {choice}",
         "", "Validation (mean rank of the partner in the pool, lower is better):", "",
@@ -63,6 +64,23 @@ def semcse_section(metrics: dict[str, Any]) -> str:
     if metrics.get("health_warnings"):
         lines += ["Training health warnings:", "", *[f"- {w}" for w in metrics["health_warnings"]], ""]
     return "\n".join(lines)
+
+
+def _negatives(cfg: dict[str, Any], metrics: dict[str, Any]) -> str:
+    """How the negatives were drawn, with hard-negative mining and summary filtering when they were on."""
+    text = f"{cfg.get('negatives', 'same-kind')}"
+    hard = metrics.get("hard_negatives")
+    if hard:
+        share = metrics.get("positive_mix", {}).get("hard_negatives", cfg.get("hard_negatives"))
+        remined = [r["epoch"] for r in hard.get("remined") or []]
+        text += (f"; {share:.0%} from the anchor paper's {hard['candidates']} nearest papers (mined with the base model"
+                 + (f", again with the model being trained at epoch(s) {', '.join(map(str, remined))}" if remined else "")
+                 + f"; {hard['kept_per_paper']} kept per paper after the {hard['relative_margin']} false-negative margin)")
+    kept = metrics.get("summary_filter")
+    if kept:
+        text += (f". Round-trip filtering kept {kept['kept']} of {kept['summaries']} summaries "
+                 f"(own abstract in the base model's top {kept['top_k']})")
+    return text
 
 
 def append_semcse_section(readme: Path, metrics: dict[str, Any]) -> None:
