@@ -305,6 +305,8 @@ class TrainConfig(_Config):
     scale: float = option(20.0, "InfoNCE scale (1 / temperature).")
     base_anchor: float = option(0.0, "Weight of a penalty on each text's squared distance from its embedding by the "
                                 "frozen base model (forget less of what the base knew); 0 = off.")
+    freeze_layers: int = option(0, "Freeze the input embeddings and the first N transformer layers (partial fine-tuning: "
+                                "the lower layers keep the base model's general features); 0 = train every layer.")
     cached_mini_batch: int | None = option(None, "GradCache: embed each batch N texts at a time, so large batches (with "
                                            "--negatives batch-all) fit in memory; same gradients.")
     # optimisation

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from semcse.training.model import ModelLoadError, load_base_model, pooling_mode
+from semcse.training.model import ModelLoadError, freeze_lower_layers, load_base_model, pooling_mode
 
 
 def test_sentence_transformers_model_keeps_its_pooling_unless_set(minilm_path):
@@ -54,3 +54,21 @@ def test_pickled_weights_are_refused(minilm_path, tmp_path: Path):
     torch.save(load_file(str(Path(minilm_path) / "model.safetensors")), binary / "pytorch_model.bin")
     with pytest.raises(ModelLoadError, match="safetensors"):
         load_base_model(str(binary))
+
+
+def test_freezing_lower_layers_leaves_embeddings_and_those_layers_without_gradients(minilm_path):
+    model = load_base_model(minilm_path, max_seq_length=32)
+    counts = freeze_lower_layers(model, 4)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert not any("embeddings" in n for n in trainable)
+    assert {n.split("encoder.layer.")[1].split(".")[0] for n in trainable if "encoder.layer." in n} == {"4", "5"}
+    assert counts["trainable"] == sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert counts["frozen"] > counts["trainable"]  # the 30k-word embedding table is most of MiniLM
+    features = model.tokenize(["a frozen layer gets no gradient"])
+    model(features)["sentence_embedding"].sum().backward()
+    grads = {n: p.grad for n, p in model.named_parameters()}
+    assert all(grads[n] is None for n in grads if n not in trainable)
+    assert any(grads[n] is not None and grads[n].abs().sum() > 0 for n in trainable)
+    assert freeze_lower_layers(model, 0)["frozen"] == 0  # 0 thaws every layer again
+    with pytest.raises(ModelLoadError, match="between 0 and 5"):
+        freeze_lower_layers(model, 6)

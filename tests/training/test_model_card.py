@@ -24,4 +24,5 @@ def test_card_names_the_negatives_mining_and_filtering_when_they_were_on():
     assert "Round-trip filtering kept 250 of 300 summaries (own abstract in the base model's top 5)" in card
     once = semcse_section(_metrics(hard_negatives={**hard, "remined": None}))
     assert "(mined with the base model; 8.3 kept" in once
+    assert "freeze_layers" not in card and "freeze_layers=3" in semcse_section({**_metrics(), "config": {"freeze_layers": 3}})
     assert "| title | 10 | 2.000 | 1.500 |" in card and "Selected: `checkpoint-20`" in card

@@ -20,6 +20,7 @@ import torch
 from semcse.config import ConfigError
 from semcse.training import trainer as trainer_module
 from semcse.training.trainer import train
+from semcse.training.model import ModelLoadError
 from semcse.training.validation import PartnerRankEvaluator
 
 TEXTS = ["Graph neural networks for molecules.", "A study of transformer training dynamics.", "Protein folding."]
@@ -302,3 +303,16 @@ def test_display_name_for_the_model_card(tmp_path):
     corpus.write_text("{}\n")
     assert trainer_module.display_name(str(corpus)) == "scitldr/train.jsonl"
     assert trainer_module.display_name("allenai/scibert_scivocab_uncased") == "allenai/scibert_scivocab_uncased"
+
+
+def test_training_with_frozen_lower_layers_changes_only_the_upper_ones(tiny_config, minilm_path):
+    from sentence_transformers import SentenceTransformer
+
+    cfg = tiny_config.replace(freeze_layers=4, keep_checkpoints=True)
+    train(cfg)
+    base = SentenceTransformer(minilm_path, device="cpu").state_dict()
+    last = SentenceTransformer(str(Path(cfg.out) / "checkpoints" / "checkpoint-4"), device="cpu").state_dict()
+    moved = {k for k in base if base[k].is_floating_point() and not torch.equal(base[k], last[k])}
+    assert moved and all(".encoder.layer.4." in k or ".encoder.layer.5." in k or ".pooler." in k for k in moved), sorted(moved)[:5]
+    with pytest.raises(ModelLoadError, match="between 0 and 5"):
+        train(cfg.replace(freeze_layers=6, overwrite=True))

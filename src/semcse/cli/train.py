@@ -57,6 +57,7 @@ def train_cmd(
     l2_weight: float = _train("l2_weight"),
     scale: float = _train("scale"),
     base_anchor: float = _train("base_anchor"),
+    freeze_layers: int = _train("freeze_layers"),
     cached_mini_batch: Optional[int] = _train("cached_mini_batch"),
     epochs: float = _train("epochs"),
     max_steps: Optional[int] = _train("max_steps"),

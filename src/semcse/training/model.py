@@ -110,3 +110,36 @@ def set_pad_to_multiple_of(model: SentenceTransformer, multiple: int | None) -> 
 def restore_processing(model: SentenceTransformer, previous: dict) -> None:
     for idx, kwargs in previous.items():
         model[idx].processing_kwargs = kwargs
+
+
+def _layer_list(encoder: torch.nn.Module) -> tuple[str, torch.nn.ModuleList] | None:
+    """The encoder's list of transformer layers (``encoder.layer`` in BERT, ``layers`` in ModernBERT, ...):
+    the longest ``ModuleList`` as long as the config's ``num_hidden_layers``; with its qualified name."""
+    n = getattr(getattr(encoder, "config", None), "num_hidden_layers", None)
+    found = [(name, m) for name, m in encoder.named_modules() if isinstance(m, torch.nn.ModuleList) and len(m) == n]
+    return found[0] if found else None
+
+
+def freeze_lower_layers(model: SentenceTransformer, layers: int) -> dict[str, int]:
+    """Freeze the input embeddings and the first ``layers`` transformer layers of ``model``'s encoder
+    (partial fine-tuning: the general features of the lower layers stay as the base model learnt
+    them). Returns the parameter counts left trainable and frozen. ``layers`` must be below the
+    encoder's layer count (at least one layer trains)."""
+    encoder = next((m.auto_model for m in model if isinstance(m, Transformer)), None)
+    found = _layer_list(encoder) if encoder is not None else None
+    if found is None:
+        raise ModelLoadError("--freeze-layers: could not find the encoder's transformer layers in this model")
+    prefix, stack = found
+    if not 0 <= layers < len(stack):
+        raise ModelLoadError(f"--freeze-layers must be between 0 and {len(stack) - 1} (this encoder has {len(stack)} layers); "
+                             f"got {layers}")
+    counts = {"trainable": 0, "frozen": 0}
+    below = True  # parameters registered before the layer list: the embeddings
+    for name, param in encoder.named_parameters():
+        layer = name[len(prefix) + 1:].split(".", 1)[0] if name.startswith(prefix + ".") else None
+        if layer is not None:
+            below = False
+        freeze = layers > 0 and (below or (layer is not None and int(layer) < layers))
+        param.requires_grad_(not freeze)
+        counts["frozen" if freeze else "trainable"] += param.numel()
+    return counts

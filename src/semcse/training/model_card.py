@@ -42,6 +42,8 @@ def semcse_section(metrics: dict[str, Any]) -> str:
     loss = metrics.get("loss", {})
     hyper = {k: cfg.get(k) for k in ("learning_rate", "batch_size", "gradient_accumulation_steps", "epochs", "max_steps",
                                      "warmup_ratio", "weight_decay", "precision", "max_seq_length", "seed") if cfg.get(k) is not None}
+    if cfg.get("freeze_layers"):
+        hyper["freeze_layers"] = cfg["freeze_layers"]
     lines = [
         MARKER, "",
         "Trained with [semcse](https://arxiv.org/abs/2507.13105): LLM summaries of the same abstract are pulled together, "

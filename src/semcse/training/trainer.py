@@ -41,7 +41,8 @@ from semcse.training.hard_negatives import NEIGHBOURS, REMINED, HardNegativeRemi
 from semcse.progress import format_duration
 from semcse.training.health import HealthMonitor
 from semcse.training.losses import BaseAnchorLoss, CachedSemCSELoss, SemCSEInfoNCELoss, SemCSETripletLoss
-from semcse.training.model import load_base_model, pooling_mode, restore_processing, set_pad_to_multiple_of
+from semcse.training.model import (freeze_lower_layers, load_base_model, pooling_mode, restore_processing,
+                                   set_pad_to_multiple_of)
 from semcse.training.sampler import EpochBlockBatchSampler, LayoutRef
 from semcse.training.prepared import cached_array
 from semcse.training.selection import ParetoSelector
@@ -318,6 +319,8 @@ def _check_config(cfg: TrainConfig) -> None:
         raise ConfigError(f"--base-anchor must be >= 0 (0 = off), got {cfg.base_anchor}")
     if cfg.base_anchor and cfg.cached_mini_batch:
         raise ConfigError("--base-anchor cannot be combined with --cached-mini-batch yet; use one of them")
+    if cfg.freeze_layers < 0:
+        raise ConfigError(f"--freeze-layers must be >= 0 (0 = train every layer), got {cfg.freeze_layers}")
     if cfg.hard_negative_remine and cfg.hard_negatives <= 0:
         raise ConfigError("--hard-negative-remine re-mines hard negatives: it needs --hard-negatives above 0")
     if cfg.interpolation is not None and not 0 < cfg.interpolation < 1:
@@ -422,6 +425,10 @@ def train(cfg: TrainConfig) -> TrainResult:
         log.info("%s", line)
     local_gpu = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if torch.cuda.is_available() else None
     model = load_base_model(cfg.base_model, cfg.pooling, cfg.max_seq_length, cfg.trust_remote_code, device=local_gpu)
+    if cfg.freeze_layers:
+        counts = freeze_lower_layers(model, cfg.freeze_layers)
+        log.info("freezing the input embeddings and the first %d layers: %.1fM parameters train, %.1fM frozen",
+                 cfg.freeze_layers, counts["trainable"] / 1e6, counts["frozen"] / 1e6)
     filtering = _filter_summaries(cfg, data, model)  # changes the triplets per epoch: before the step plan
     mining = _use_hard_negatives(cfg, data, model)
     world = int(os.environ.get("WORLD_SIZE", "1"))
