@@ -125,7 +125,7 @@ def test_remining_at_a_later_epoch_uses_the_current_model_and_replays_its_file(s
     first = np.tile(np.arange(1, 4), (len(papers), 1))  # a stand-in for the base model's neighbours
     first[0] = [2, 3, 4]
     builder = ExampleBuilder(prepared, seed=3, neighbours=first, hard_share=1.0)
-    remining = HardNegativeRemining(builder, first, share=1.0, candidates=3, margin=0.05, directory=tmp_path / "remined",
+    remining = HardNegativeRemining(builder, candidates=3, margin=0.05, directory=tmp_path / "remined",
                                     key={"seed": 3}, progress=False)
     state = TrainerState(epoch=0.0, global_step=0)
     remining.on_epoch_begin(None, state, None, model=model)
@@ -146,7 +146,7 @@ def test_remining_at_a_later_epoch_uses_the_current_model_and_replays_its_file(s
 
     # a resume in the middle of epoch 1 replays the saved neighbours, whatever the model is now
     other = ExampleBuilder(prepared, seed=3, neighbours=first, hard_share=1.0)
-    again = HardNegativeRemining(other, first, share=1.0, candidates=3, margin=0.05, directory=tmp_path / "remined",
+    again = HardNegativeRemining(other, candidates=3, margin=0.05, directory=tmp_path / "remined",
                                  key={"seed": 3}, progress=False)
     with caplog.at_level(logging.INFO, logger="semcse"):
         again.on_epoch_begin(None, TrainerState(epoch=1.4, global_step=7), None, model=object())  # never encodes

@@ -109,7 +109,7 @@ def mine_hard_negatives(model, papers: PreparedPapers, candidates: int = 10, rel
         raise ValueError(f"hard_negative_margin must be in [0, 1); got {relative_margin}")
     started = time.perf_counter()
     n = len(papers)
-    log.info("mining hard negatives: encoding %d queries and %d abstracts with the base model", n, n)
+    log.info("mining hard negatives: encoding %d queries and %d abstracts", n, n)
     queries = encode_unit(model, paper_queries(papers), batch_size, progress)
     abstracts = encode_unit(model, papers.take(papers.abstracts, np.arange(n)), batch_size, progress)
     neighbours, dropped = nearest_papers(queries, abstracts, candidates, relative_margin)
@@ -136,19 +136,18 @@ class HardNegativeRemining(TrainerCallback):
     the first and hands them to ``builder`` (an :class:`~semcse.training.examples.ExampleBuilder`),
     whose plan for that epoch is drawn after this callback runs.
 
-    ``first``: the neighbours epoch 0 uses (mined with the base model). Epoch ``k``'s neighbours are
+    Epoch 0 keeps the builder's neighbours (mined with the base model) and share. Epoch ``k``'s are
     kept in ``directory`` as ``epoch-<k>.npy`` (with its mining report as JSON): a resume, or another
     rank, reads them back. ``reports``: one mining report per re-mined epoch, with ``overlap``, the
     share of candidates that were candidates in the epoch before.
     """
 
-    def __init__(self, builder, first: np.ndarray, share: float, candidates: int, margin: float, directory,
-                 key: dict[str, Any], batch_size: int = 64, progress: bool = True):
-        self.builder, self.share = builder, share
+    def __init__(self, builder, candidates: int, margin: float, directory, key: dict[str, Any], batch_size: int = 64,
+                 progress: bool = True):
+        self.builder, self.share, self.previous = builder, builder.hard_share, builder.neighbours
         self.candidates, self.margin = candidates, margin
-        self.directory, self.key = directory, key
+        self.directory, self.key = Path(directory), key
         self.batch_size, self.progress = batch_size, progress
-        self.previous = first
         self.reports: dict[int, dict[str, Any]] = {}
 
     def on_epoch_begin(self, args, state, control, model=None, **kwargs):
@@ -164,7 +163,7 @@ class HardNegativeRemining(TrainerCallback):
                       "overlap": round(neighbour_overlap(self.previous, neighbours), 4)}
             return neighbours, report
 
-        neighbours, report = cached_array(Path(self.directory), f"epoch-{epoch}", {**self.key, "epoch": epoch}, mine,
+        neighbours, report = cached_array(self.directory, f"epoch-{epoch}", {**self.key, "epoch": epoch}, mine,
                                           wait=int(os.environ.get("LOCAL_RANK", "0")) != 0)
         self.builder.use_neighbours(neighbours, self.share)
         self.previous = neighbours

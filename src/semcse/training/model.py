@@ -114,7 +114,7 @@ def restore_processing(model: SentenceTransformer, previous: dict) -> None:
 
 def _layer_list(encoder: torch.nn.Module) -> tuple[str, torch.nn.ModuleList] | None:
     """The encoder's list of transformer layers (``encoder.layer`` in BERT, ``layers`` in ModernBERT, ...):
-    the longest ``ModuleList`` as long as the config's ``num_hidden_layers``; with its qualified name."""
+    the first ``ModuleList`` as long as the config's ``num_hidden_layers``, with its qualified name."""
     n = getattr(getattr(encoder, "config", None), "num_hidden_layers", None)
     found = [(name, m) for name, m in encoder.named_modules() if isinstance(m, torch.nn.ModuleList) and len(m) == n]
     return found[0] if found else None

@@ -70,7 +70,7 @@ def semcse_section(metrics: dict[str, Any]) -> str:
 
 def _negatives(cfg: dict[str, Any], metrics: dict[str, Any]) -> str:
     """How the negatives were drawn, with hard-negative mining and summary filtering when they were on."""
-    text = f"{cfg.get('negatives', 'same-kind')}"
+    text = cfg.get("negatives", "same-kind")
     hard = metrics.get("hard_negatives")
     if hard:
         share = metrics.get("positive_mix", {}).get("hard_negatives", cfg.get("hard_negatives"))

@@ -196,11 +196,12 @@ def _use_hard_negatives(cfg: TrainConfig, data: TrainingData, model: SentenceTra
 
 
 def _hard_negative_remining(cfg: TrainConfig, data: TrainingData) -> HardNegativeRemining | None:
-    """With ``cfg.hard_negative_remine``: the callback that mines the hard negatives again at every later epoch."""
+    """With ``cfg.hard_negative_remine`` (checked to come with ``cfg.hard_negatives``): the callback that mines
+    the hard negatives again at every later epoch."""
     if not cfg.hard_negative_remine:
         return None
-    return HardNegativeRemining(data.builder, data.builder.neighbours, cfg.hard_negatives, cfg.hard_negative_candidates,
-                                cfg.hard_negative_margin, Path(cfg.out) / CHECKPOINTS / REMINED,
+    return HardNegativeRemining(data.builder, cfg.hard_negative_candidates, cfg.hard_negative_margin,
+                                Path(cfg.out) / CHECKPOINTS / REMINED,
                                 key={"seed": cfg.seed, "candidates": cfg.hard_negative_candidates,
                                      "margin": cfg.hard_negative_margin},
                                 batch_size=max(cfg.batch_size, 32), progress=cfg.progress)
@@ -458,7 +459,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     loss = make_loss(cfg, model)
     monitor = HealthMonitor(margin=cfg.margin if cfg.loss == "triplet" else None, distance=distance.name)
     timer = _StepTimer()
-    remining = _hard_negative_remining(cfg, data) if mining else None
+    remining = _hard_negative_remining(cfg, data)  # after mining: it starts from the base model's neighbours
     trainer = SemCSETrainer(model=model, args=args, train_dataset=train_dataset, loss=loss, evaluator=evaluator,
                             callbacks=[timer] + ([remining] if remining else []), health=monitor, show_progress=cfg.progress)
 
