@@ -15,7 +15,8 @@ papers is trained on):
              ranks over the base and every checkpoint, no per-task check;
   last       the last checkpoint (what training itself did).
 Prints per-task mean and [min, max] over seeds, with the change vs the base, and writes
-``<out>/compare.json``. A finished (variant, seed) run is reused on a rerun.
+``<out>/compare.json``. A finished (variant, seed) run is reused on a rerun; ``--interpolations``
+not yet scored for it are scored then from its last checkpoint.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 
 from train_quality import DATA, dev_tasks, evaluate, medical_tasks  # noqa: E402
+
+from semcse.training.checkpoints import RESULT_FILE  # noqa: E402
 
 
 def parse_variant(spec: str) -> tuple[str, dict]:
@@ -101,30 +104,41 @@ def main() -> None:
     results: dict[str, dict] = {"base": previous.get("base") or {"scores": evaluate(base_model, tasks, args.max_seq_length)}}
     print(f"base: {results['base']['scores']}", flush=True)
     seeds = [int(x) for x in args.seeds.split(",")]
+    alphas = [float(a) for a in args.interpolations.split(",") if a]
+
+    def save() -> None:
+        saved.write_text(json.dumps({"pools": pools, "steps": args.steps, "batch_size": args.batch_size,
+                                     "results": results}, indent=2))
     longest = 0.0  # seconds of the longest run so far (train + scoring)
     for spec in args.variant:
         name, overrides = parse_variant(spec)
         runs = results.setdefault(name, {"overrides": overrides, "runs": {}})["runs"]
         for seed in seeds:
             old = previous.get(name, {}).get("runs", {}).get(str(seed))
+            run_dir = out / f"{name}-seed{seed}"
             if old and previous[name].get("overrides") == overrides:
                 runs[str(seed)] = old
+                metrics = json.loads((run_dir / RESULT_FILE).read_text()) if (run_dir / RESULT_FILE).exists() else None
+                for alpha in alphas:
+                    if f"wise-{alpha:g}" not in old["scores"] and metrics:
+                        old["scores"][f"wise-{alpha:g}"] = score_interpolation(run_dir, metrics, alpha, tasks,
+                                                                               args.max_seq_length)
+                        save()
                 continue
             if args.deadline_s and time.perf_counter() - t_start + longest > args.deadline_s:
                 print(f"deadline: {name} seed {seed} not run", flush=True)
                 continue
-            run_dir = out / f"{name}-seed{seed}"
             start = time.perf_counter()
             result = train(common.replace(out=str(run_dir), seed=seed, **overrides))
             runs[str(seed)] = score_run(run_dir, result, tasks, args.max_seq_length, time.perf_counter() - start,
                                         results["base"]["scores"], picks=set(args.picks.split(",")))
             longest = max(longest, time.perf_counter() - start)
-            for alpha in [float(a) for a in args.interpolations.split(",") if a]:
-                runs[str(seed)]["scores"][f"wise-{alpha:g}"] = score_interpolation(run_dir, result, alpha, tasks, args.max_seq_length)
+            for alpha in alphas:
+                runs[str(seed)]["scores"][f"wise-{alpha:g}"] = score_interpolation(run_dir, result.metrics, alpha, tasks,
+                                                                                   args.max_seq_length)
             print(f"{name} seed {seed}: selected {result.selected}; old rule {runs[str(seed)]['old_rule']}", flush=True)
-            saved.write_text(json.dumps({"pools": pools, "steps": args.steps, "batch_size": args.batch_size,
-                                         "results": results}, indent=2))
-    saved.write_text(json.dumps({"pools": pools, "steps": args.steps, "batch_size": args.batch_size, "results": results}, indent=2))
+            save()
+    save()
     print(table(results, list(tasks), pools, args))
 
 
@@ -149,17 +163,19 @@ def score_run(run_dir: Path, result, tasks: dict, max_seq_length: int, seconds: 
     return entry
 
 
-def score_interpolation(run_dir: Path, result, alpha: float, tasks: dict, max_seq_length: int) -> dict:
-    """Dev scores of (1 - alpha) * base + alpha * last checkpoint (WiSE-FT), whatever validation says."""
+def score_interpolation(run_dir: Path, metrics: dict, alpha: float, tasks: dict, max_seq_length: int) -> dict:
+    """Dev scores of (1 - alpha) * base + alpha * last checkpoint (WiSE-FT), whatever validation says.
+
+    ``metrics`` is the run's ``semcse_train.json`` content (its config and similarity)."""
     from semcse.config import TrainConfig
     from semcse.similarity import get_distance
     from semcse.training.checkpoints import complete_checkpoints
     from semcse.training.final_model import interpolated_model
 
-    cfg = TrainConfig.from_dict(result.metrics["config"])
+    cfg = TrainConfig.from_dict(metrics["config"])
     last = complete_checkpoints(run_dir)[-1]
     target = run_dir / f"wise-{alpha:g}"
-    interpolated_model(cfg, last, alpha, get_distance(result.metrics["similarity"])).save(str(target))
+    interpolated_model(cfg, last, alpha, get_distance(metrics["similarity"])).save(str(target))
     return evaluate(str(target), tasks, max_seq_length)
 
 
