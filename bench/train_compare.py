@@ -16,7 +16,8 @@ papers is trained on):
   last       the last checkpoint (what training itself did).
 Prints per-task mean and [min, max] over seeds, with the change vs the base, and writes
 ``<out>/compare.json``. A finished (variant, seed) run is reused on a rerun; ``--interpolations``
-not yet scored for it are scored then from its last checkpoint.
+and tasks not yet scored for it are scored then on its saved models (``--rescore``: for every run
+in ``compare.json``, training nothing).
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def main() -> None:
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--precision", default="fp32")
     ap.add_argument("--no-cross-domain", action="store_true", help="skip the medical tasks")
-    ap.add_argument("--variant", action="append", required=True, help="NAME:key=value,... (TrainConfig fields)")
+    ap.add_argument("--variant", action="append", default=[], help="NAME:key=value,... (TrainConfig fields)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--data", default=str(DATA))
     ap.add_argument("--deadline-s", type=float, default=None,
@@ -77,6 +78,8 @@ def main() -> None:
     ap.add_argument("--picks", default="selected,old-rule,last",
                     help="which models of each run to score on the development tasks (selected, old-rule, last)")
     ap.add_argument("--interpolations", default="", help="also score (1-a)*base + a*last checkpoint for these a, e.g. 0.5")
+    ap.add_argument("--rescore", action="store_true",
+                    help="train nothing: score the tasks missing from <out>/compare.json on every model still saved")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -102,13 +105,19 @@ def main() -> None:
     saved = out / "compare.json"
     previous = json.loads(saved.read_text()).get("results", {}) if saved.exists() else {}
     results: dict[str, dict] = {"base": previous.get("base") or {"scores": evaluate(base_model, tasks, args.max_seq_length)}}
-    print(f"base: {results['base']['scores']}", flush=True)
-    seeds = [int(x) for x in args.seeds.split(",")]
-    alphas = [float(a) for a in args.interpolations.split(",") if a]
 
     def save() -> None:
         saved.write_text(json.dumps({"pools": pools, "steps": args.steps, "batch_size": args.batch_size,
                                      "results": results}, indent=2))
+
+    fill_missing_scores({"base": results["base"]}, out, tasks, base_model, args.max_seq_length, save)  # a new task
+    print(f"base: {results['base']['scores']}", flush=True)
+    if args.rescore:
+        results.update({k: v for k, v in previous.items() if k != "base"})
+    elif not args.variant:
+        raise SystemExit("give at least one --variant (or --rescore)")
+    seeds = [int(x) for x in args.seeds.split(",")]
+    alphas = [float(a) for a in args.interpolations.split(",") if a]
     longest = 0.0  # seconds of the longest run so far (train + scoring)
     for spec in args.variant:
         name, overrides = parse_variant(spec)
@@ -138,6 +147,7 @@ def main() -> None:
                                                                                    args.max_seq_length)
             print(f"{name} seed {seed}: selected {result.selected}; old rule {runs[str(seed)]['old_rule']}", flush=True)
             save()
+    fill_missing_scores(results, out, tasks, base_model, args.max_seq_length, save)
     save()
     print(table(results, list(tasks), pools, args))
 
@@ -161,6 +171,43 @@ def score_run(run_dir: Path, result, tasks: dict, max_seq_length: int, seconds: 
         entry["last_checkpoint"] = checkpoints[-1].name
         entry["scores"]["last"] = evaluate(str(checkpoints[-1]), tasks, max_seq_length)
     return entry
+
+
+def pick_model(run_dir: Path, run: dict, pick: str) -> Path | None:
+    """The saved model behind one scored pick of a run, or None when it is no longer on disk."""
+    if pick == "selected":
+        path = run_dir
+    elif pick == "old-rule":
+        path = run_dir / "checkpoints" / run["old_rule"]
+    elif pick == "last":
+        path = run_dir / "checkpoints" / run.get("last_checkpoint", "-")
+    else:  # wise-<alpha>
+        path = run_dir / pick
+    return path if (path / "modules.json").exists() else None
+
+
+def fill_missing_scores(results: dict, out: Path, tasks: dict, base_model: str, max_seq_length: int, save) -> None:
+    """Score the tasks a saved result lacks (a task added since it was scored), on the model still on disk."""
+    base = results["base"]["scores"]
+    missing = [t for t in tasks if t not in base]
+    if missing:
+        base.update(evaluate(base_model, {t: tasks[t] for t in missing}, max_seq_length))
+        save()
+    for name, entry in results.items():
+        for seed, run in ({} if name == "base" else entry["runs"]).items():
+            for pick, scores in run["scores"].items():
+                missing = [t for t in tasks if t not in scores]
+                if not missing:
+                    continue
+                if pick == "old-rule" and run["old_rule"] == "base":
+                    scores.update({t: base[t] for t in missing})
+                    continue
+                path = pick_model(out / f"{name}-seed{seed}", run, pick)
+                if path is None:
+                    print(f"{name} seed {seed} {pick}: model gone, {', '.join(missing)} not scored", flush=True)
+                    continue
+                scores.update(evaluate(str(path), {t: tasks[t] for t in missing}, max_seq_length))
+                save()
 
 
 def score_interpolation(run_dir: Path, metrics: dict, alpha: float, tasks: dict, max_seq_length: int) -> dict:
@@ -195,10 +242,11 @@ def table(results: dict, names: list[str], pools: dict, args) -> str:
                 continue
             cells = []
             for t in names:
-                vals = [s[t] for s in per_seed]
-                mean = sum(vals) / len(vals)
-                cells.append(f"{mean:.3f} ({100 * (mean / base[t] - 1):+.1f}%) [{min(vals):.3f}, {max(vals):.3f}]")
-            geo = [geometric_mean(s[t] for t in names) for s in per_seed]
+                vals = [s[t] for s in per_seed if t in s]
+                mean = sum(vals) / len(vals) if vals else float("nan")
+                cells.append(f"{mean:.3f} ({100 * (mean / base[t] - 1):+.1f}%) [{min(vals, default=mean):.3f}, "
+                             f"{max(vals, default=mean):.3f}]" + ("" if len(vals) == len(per_seed) else f" ({len(vals)} seeds)"))
+            geo = [geometric_mean(s[t] for t in names) if all(t in s for t in names) else float("nan") for s in per_seed]
             picks = (", ".join(r["selected" if pick == "selected" else "old_rule"] for r in entry["runs"].values())
                      if pick in ("selected", "old-rule") else pick)
             lines.append(f"| {name} {pick} ({picks}) | " + " | ".join(cells) +

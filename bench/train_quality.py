@@ -8,6 +8,7 @@ each model uses its own recorded similarity, via ``semcse.similarity.partner_ran
   scitldr-dev title->abstract    (618 papers)
   scitldr-dev tldr->abstract     (first human TLDR of each paper)
   csabstruct-dev halves          (first half of an abstract ranks all second halves; 295 abstracts)
+  scitldr-dev halves             (the same on SciTLDR dev abstracts: the training collection's own unseen papers)
 and, cross-domain (``medical_tasks``), on the first 1,000 medical abstracts: title->abstract,
 abstract halves and kNN label error (1 - share of the 10 nearest with the same condition label).
 None of these papers is in the training data (SciTLDR *train*).
@@ -39,6 +40,7 @@ def dev_tasks(data: Path) -> dict[str, tuple[list[str], list[str]]]:
         "scitldr-dev title->abstract": ([r["title"] for r in scitldr], abstracts),
         "scitldr-dev tldr->abstract": ([r["target"][0] for r in scitldr], abstracts),
         "csabstruct-dev halves": tuple(map(list, zip(*filter(None, map(split_halves, csab))))),
+        "scitldr-dev halves": tuple(map(list, zip(*filter(None, (split_halves(r["source"]) for r in scitldr))))),
     }
 
 
