@@ -127,25 +127,19 @@ def main() -> None:
             run_dir = out / f"{name}-seed{seed}"
             if old and previous[name].get("overrides") == overrides:
                 runs[str(seed)] = old
-                metrics = json.loads((run_dir / RESULT_FILE).read_text()) if (run_dir / RESULT_FILE).exists() else None
-                for alpha in alphas:
-                    if f"wise-{alpha:g}" not in old["scores"] and metrics:
-                        old["scores"][f"wise-{alpha:g}"] = score_interpolation(run_dir, metrics, alpha, tasks,
-                                                                               args.max_seq_length)
-                        save()
-                continue
-            if args.deadline_s and time.perf_counter() - t_start + longest > args.deadline_s:
+            elif args.deadline_s and time.perf_counter() - t_start + longest > args.deadline_s:
                 print(f"deadline: {name} seed {seed} not run", flush=True)
                 continue
-            start = time.perf_counter()
-            result = train(common.replace(out=str(run_dir), seed=seed, **overrides))
-            runs[str(seed)] = score_run(run_dir, result, tasks, args.max_seq_length, time.perf_counter() - start,
-                                        results["base"]["scores"], picks=set(args.picks.split(",")))
-            longest = max(longest, time.perf_counter() - start)
-            for alpha in alphas:
-                runs[str(seed)]["scores"][f"wise-{alpha:g}"] = score_interpolation(run_dir, result.metrics, alpha, tasks,
-                                                                                   args.max_seq_length)
-            print(f"{name} seed {seed}: selected {result.selected}; old rule {runs[str(seed)]['old_rule']}", flush=True)
+            else:
+                start = time.perf_counter()
+                result = train(common.replace(out=str(run_dir), seed=seed, **overrides))
+                runs[str(seed)] = score_run(run_dir, result, tasks, args.max_seq_length, time.perf_counter() - start,
+                                            results["base"]["scores"], picks=set(args.picks.split(",")))
+                longest = max(longest, time.perf_counter() - start)
+                print(f"{name} seed {seed}: selected {result.selected}; old rule {runs[str(seed)]['old_rule']}", flush=True)
+            scores = runs[str(seed)]["scores"]
+            for alpha in (a for a in alphas if f"wise-{a:g}" not in scores and (run_dir / RESULT_FILE).exists()):
+                scores[f"wise-{alpha:g}"] = score_interpolation(run_dir, alpha, tasks, args.max_seq_length)
             save()
     fill_missing_scores(results, out, tasks, base_model, args.max_seq_length, save)
     save()
@@ -180,10 +174,10 @@ def pick_model(run_dir: Path, run: dict, pick: str) -> Path | None:
     elif pick == "old-rule":
         path = run_dir / "checkpoints" / run["old_rule"]
     elif pick == "last":
-        path = run_dir / "checkpoints" / run.get("last_checkpoint", "-")
+        path = run_dir / "checkpoints" / run["last_checkpoint"] if "last_checkpoint" in run else None
     else:  # wise-<alpha>
         path = run_dir / pick
-    return path if (path / "modules.json").exists() else None
+    return path if path and (path / "modules.json").exists() else None
 
 
 def fill_missing_scores(results: dict, out: Path, tasks: dict, base_model: str, max_seq_length: int, save) -> None:
@@ -210,15 +204,15 @@ def fill_missing_scores(results: dict, out: Path, tasks: dict, base_model: str, 
                 save()
 
 
-def score_interpolation(run_dir: Path, metrics: dict, alpha: float, tasks: dict, max_seq_length: int) -> dict:
-    """Dev scores of (1 - alpha) * base + alpha * last checkpoint (WiSE-FT), whatever validation says.
-
-    ``metrics`` is the run's ``semcse_train.json`` content (its config and similarity)."""
+def score_interpolation(run_dir: Path, alpha: float, tasks: dict, max_seq_length: int) -> dict:
+    """Dev scores of (1 - alpha) * base + alpha * last checkpoint (WiSE-FT), whatever validation says
+    (the run's config and similarity read from its ``semcse_train.json``)."""
     from semcse.config import TrainConfig
     from semcse.similarity import get_distance
     from semcse.training.checkpoints import complete_checkpoints
     from semcse.training.final_model import interpolated_model
 
+    metrics = json.loads((run_dir / RESULT_FILE).read_text())
     cfg = TrainConfig.from_dict(metrics["config"])
     last = complete_checkpoints(run_dir)[-1]
     target = run_dir / f"wise-{alpha:g}"
