@@ -16,8 +16,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable, Sequence
 
+from semcse.exits import REBUILD, describe_exit
 from semcse.system.cpu import cpu_flags, unsupported_by_cpu
-from semcse.system.crash import REBUILD, describe_exit
 
 REPO = Path(__file__).resolve().parents[3]  # the checkout, for an editable install
 INSTALL = "bash scripts/install.sh"

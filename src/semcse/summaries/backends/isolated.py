@@ -12,8 +12,8 @@ import multiprocessing as mp
 from typing import Any, Iterable, Iterator
 
 from semcse.config import SamplingConfig
+from semcse.exits import describe_exit
 from semcse.summaries.backends.base import BackendError, Generation, PaperJob
-from semcse.system.crash import describe_exit
 
 
 def _serve(conn, factory, kwargs: dict[str, Any]) -> None:

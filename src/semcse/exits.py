@@ -1,4 +1,8 @@
-"""Naming how a child process ended: a native crash becomes one readable line with a fix."""
+"""Naming how a child process ended: a native crash becomes one readable line with a fix.
+
+Used by the summarizer's isolated backend (:mod:`semcse.summaries.backends.isolated`) and by
+``semcse doctor`` (:mod:`semcse.system.doctor`); it imports nothing of semcse, so both import it
+without either depending on the other."""
 from __future__ import annotations
 
 import signal
