@@ -194,7 +194,7 @@ def test_cli_evaluate(tmp_path, data_root, minilm_path):
 
 def test_pool_overrides_and_generated_queries_option():
     from semcse.evaluation.run import configure_benchmark, pool_size_for
-    from semcse.evaluation.specs import load_benchmark
+    from semcse.evaluation import load_benchmark
 
     cfg = EvaluateConfig(models=("m",), out="o", queries="/runs/q", seed=9)
     loaded = load_benchmark()

@@ -12,7 +12,7 @@ from semcse.evaluation.data import DataContext
 from semcse.evaluation.engines import engine_for
 from semcse.evaluation.engines.base import sample_pool
 from semcse.evaluation.errors import BenchmarkError, TaskSkipped
-from semcse.evaluation.specs import load_benchmark
+from semcse.evaluation import load_benchmark
 
 
 def write_bench(tmp_path: Path, body: str, name: str = "bench.toml") -> Path:

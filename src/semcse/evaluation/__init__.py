@@ -14,7 +14,9 @@ Layout:
 - :mod:`~semcse.evaluation.specs`: benchmark files (packaged ``benchmarks/default.toml``) as
   :class:`Benchmark` / :class:`TaskSpec`; :mod:`~semcse.evaluation.data`: the data they read;
   :mod:`~semcse.evaluation.views`: texts of a paper;
-- :mod:`~semcse.evaluation.engines`: one engine per task type, in a registry the specs look up;
+- :mod:`~semcse.evaluation.engines`: one engine per task type, in a registry keyed by the task type;
+- :mod:`~semcse.evaluation.loader`: :func:`load_benchmark`, above the specs, the data and the
+  registry: it resolves each task's type in the registry and checks its options;
 - :mod:`~semcse.evaluation.scirepeval`: SciRepEval's protocol and data layout;
 - :mod:`~semcse.evaluation.metrics`, :mod:`~semcse.evaluation.diagnostics`: plain metric functions;
 - :mod:`~semcse.evaluation.run`: :func:`evaluate`; :mod:`~semcse.evaluation.report`: rendering.
@@ -22,6 +24,7 @@ Layout:
 
 from semcse.evaluation.errors import BenchmarkError
 from semcse.evaluation.run import EvaluationReport, TaskResult, evaluate
-from semcse.evaluation.specs import Benchmark, TaskSpec, load_benchmark
+from semcse.evaluation.loader import load_benchmark
+from semcse.evaluation.specs import Benchmark, TaskSpec
 
 __all__ = ["evaluate", "EvaluationReport", "TaskResult", "load_benchmark", "Benchmark", "TaskSpec", "BenchmarkError"]

@@ -1,5 +1,9 @@
-"""The data a benchmark reads: paths against the data root, corpora read once, content hashes, and
-SciRepEval's hub datasets (from the hub or from copies saved with ``datasets``' ``save_to_disk``)."""
+"""The data a benchmark reads: paths against the data root, corpora read once (SciRepEval's search
+rows as a corpus among them), content hashes, and SciRepEval's hub datasets (from the hub or from
+copies saved with ``datasets``' ``save_to_disk``).
+
+The data layer sits above the specs (:mod:`semcse.evaluation.specs`) and below the engines and
+SciRepEval's task readers (:mod:`semcse.evaluation.scirepeval.layout`): it imports neither."""
 
 from __future__ import annotations
 
@@ -10,7 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from semcse.corpus import Corpus, CorpusError, load_corpus
+from semcse.corpus import (
+    Corpus, CorpusError, CorpusReport, Paper, RowIssue, load_corpus, read_jsonl, text_and_sentences,
+)
 from semcse.evaluation.errors import BenchmarkError
 from semcse.evaluation.specs import DATA_ENV, Benchmark, DatasetSpec, TaskSpec, default_data_root
 from semcse.evaluation.views import PaperViews
@@ -79,8 +85,6 @@ class DataContext:
         path = self.resolve(spec.path, f"{where}: dataset {name!r}")
         try:
             if spec.corpus.format == "scirepeval_search":
-                from semcse.evaluation.scirepeval.layout import search_queries_corpus
-
                 corpus = search_queries_corpus(path)
             else:
                 # title_from_first_sentence is applied lazily per pooled paper (see PaperViews): splitting
@@ -182,3 +186,40 @@ def hub_split(loaded: Any, split: str, where: str, what: str) -> Any:
     if split not in splits:
         raise BenchmarkError(f"{where}: {what} has splits {sorted(splits)}, not {split!r}")
     return splits[split]
+
+
+# ---- SciRepEval's search rows as a corpus (``format = "scirepeval_search"``) -------------------
+
+
+def search_queries_corpus(path: Path) -> Corpus:
+    """SciRepEval ad-hoc search rows ``{query, candidates: [{corpus_id|doc_id, title, abstract, score}]}`` as papers.
+
+    Each query becomes the most relevant candidate paper (highest score, first on ties) with the
+    query text in ``extra["query"]`` (a list: several queries may share a paper). Queries without a
+    relevant (score > 0) candidate are reported and skipped.
+    """
+    rows = read_jsonl(path) if path.suffix.lower() != ".json" or path.read_bytes()[:1] != b"[" else json.loads(path.read_text())
+    report = CorpusReport(source=str(path))
+    papers: dict[str, Paper] = {}
+    for i, row in enumerate(rows, start=1):
+        report.rows_read += 1
+        q = str(row.get("query") or "").strip()
+        cands = [c for c in row.get("candidates") or [] if float(c.get("score", 0) or 0) > 0]
+        if not q or not cands:
+            report.add(RowIssue(str(path), i, "no_query_or_relevant_candidate", "skipped"))
+            continue
+        best = max(cands, key=lambda c: float(c.get("score", 0)))  # max() keeps the first of equals
+        pid = str(best.get("corpus_id", best.get("doc_id", "")))
+        abstract, sents = text_and_sentences(best.get("abstract"))
+        title, _ = text_and_sentences(best.get("title"))
+        if not pid or not (abstract or title):
+            report.add(RowIssue(str(path), i, "relevant_candidate_without_id_or_text", "skipped"))
+            continue
+        if pid in papers:
+            papers[pid].extra["query"].append(q)
+            continue
+        papers[pid] = Paper(id=pid, title=title, abstract=abstract or "", sentences=sents, extra={"query": [q]})
+    if not papers:
+        raise CorpusError(f"{path}: no query with a relevant candidate")
+    report.papers = len(papers)
+    return Corpus(list(papers.values()), report)

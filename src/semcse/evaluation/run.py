@@ -28,7 +28,8 @@ from semcse.evaluation.data import DataContext
 from semcse.evaluation.engines import engine_for
 from semcse.evaluation.engines.base import PER_QUERY, Prepared
 from semcse.evaluation.errors import BenchmarkError, TaskSkipped
-from semcse.evaluation.specs import Benchmark, load_benchmark
+from semcse.evaluation.loader import load_benchmark
+from semcse.evaluation.specs import Benchmark
 
 log = logging.getLogger(__name__)
 

@@ -1,18 +1,18 @@
 """Former home of the benchmark specs, data access and engine base (before they got their own
 modules); kept so that ``from semcse.evaluation.tasks import ...`` goes on working.
 
-- specs and loading: :mod:`semcse.evaluation.specs`
+- specs: :mod:`semcse.evaluation.specs`; loading: :mod:`semcse.evaluation.loader`
 - data: :mod:`semcse.evaluation.data`; paper views: :mod:`semcse.evaluation.views`
 - engines and their registry: :mod:`semcse.evaluation.engines`
 """
 
-from semcse.evaluation.data import DataContext, DataFile
+from semcse.evaluation.data import DataContext, DataFile, search_queries_corpus
 from semcse.evaluation.engines import engine_for
 from semcse.evaluation.engines.base import Engine, Prepared, sample_pool
 from semcse.evaluation.errors import BenchmarkError, TaskSkipped
-from semcse.evaluation.scirepeval.layout import search_queries_corpus
+from semcse.evaluation.loader import load_benchmark
 from semcse.evaluation.specs import (
-    DATA_ENV, DEFAULT_BENCHMARK, Benchmark, DatasetSpec, TaskSpec, benchmark_path, default_data_root, load_benchmark,
+    DATA_ENV, DEFAULT_BENCHMARK, Benchmark, DatasetSpec, TaskSpec, benchmark_path, default_data_root,
 )
 from semcse.evaluation.views import BASE_VIEWS, PaperViews, check_view, join_title_abstract
 

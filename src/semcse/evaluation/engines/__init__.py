@@ -3,8 +3,10 @@
 One engine per task type and module (:mod:`.matching`, :mod:`.clustering`, :mod:`.classification`,
 :mod:`.regression`, :mod:`.proximity`, :mod:`.search`), each a subclass of
 :class:`~semcse.evaluation.engines.base.Engine` that registers itself with :func:`register`.
-Benchmark specs look engines up by type name with :func:`engine_for`; they never import an engine
-module, and engine modules never import the specs' loader. The built-in engines are imported on
+Benchmark specs name their engine by its type (a string key); the loader
+(:mod:`semcse.evaluation.loader`) and the evaluation run look it up here with :func:`engine_for`.
+Neither the specs nor the data layer import this registry or an engine module, and engine modules
+never import the loader. The built-in engines are imported on
 the first lookup; a plugin engine registers itself before its benchmark is loaded::
 
     from semcse.evaluation.engines import register

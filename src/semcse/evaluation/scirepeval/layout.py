@@ -38,14 +38,11 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
-from semcse.evaluation.errors import BenchmarkError
 from semcse.corpus import join_title_abstract
-
-if TYPE_CHECKING:
-    from semcse.corpus import Corpus
-    from semcse.evaluation.data import DataContext, DataFile
+from semcse.evaluation.data import DataContext, DataFile, hub_split
+from semcse.evaluation.errors import BenchmarkError
 
 TASK_TYPES = {"classification": "classification", "regression": "regression", "proximity": "proximity",
               "adhoc_search": "search"}
@@ -254,8 +251,6 @@ SPLIT = re.compile(r"^(\w+)(?:\[:(\d+)\])?$")
 def _open(ctx: "DataContext", ref: Any, split: str, where: str, what: str) -> tuple[Any, "DataFile"]:
     """Rows of split ``split`` (``name`` or ``name[:N]``, the first N rows) of a hub reference
     (``{"name", "config"}``) or of a local file / save_to_disk folder."""
-    from semcse.evaluation.data import hub_split
-
     m = SPLIT.match(split)
     if not m:
         raise BenchmarkError(f"{where}: split {split!r} is not a split name or NAME[:N]")
@@ -421,42 +416,6 @@ def grade_of(value: Any, where: str) -> int:
 
 
 # ---- the sample files ------------------------------------------------------------------------
-
-
-def search_queries_corpus(path: Path) -> "Corpus":
-    """SciRepEval ad-hoc search rows ``{query, candidates: [{corpus_id|doc_id, title, abstract, score}]}`` as papers.
-
-    Each query becomes the most relevant candidate paper (highest score, first on ties) with the
-    query text in ``extra["query"]`` (a list: several queries may share a paper). Queries without a
-    relevant (score > 0) candidate are reported and skipped.
-    """
-    from semcse.corpus import Corpus, CorpusError, CorpusReport, Paper, RowIssue, read_jsonl, text_and_sentences
-
-    rows = read_jsonl(path) if path.suffix.lower() != ".json" or path.read_bytes()[:1] != b"[" else json.loads(path.read_text())
-    report = CorpusReport(source=str(path))
-    papers: dict[str, Paper] = {}
-    for i, row in enumerate(rows, start=1):
-        report.rows_read += 1
-        q = str(row.get("query") or "").strip()
-        cands = [c for c in row.get("candidates") or [] if float(c.get("score", 0) or 0) > 0]
-        if not q or not cands:
-            report.add(RowIssue(str(path), i, "no_query_or_relevant_candidate", "skipped"))
-            continue
-        best = max(cands, key=lambda c: float(c.get("score", 0)))  # max() keeps the first of equals
-        pid = str(best.get("corpus_id", best.get("doc_id", "")))
-        abstract, sents = text_and_sentences(best.get("abstract"))
-        title, _ = text_and_sentences(best.get("title"))
-        if not pid or not (abstract or title):
-            report.add(RowIssue(str(path), i, "relevant_candidate_without_id_or_text", "skipped"))
-            continue
-        if pid in papers:
-            papers[pid].extra["query"].append(q)
-            continue
-        papers[pid] = Paper(id=pid, title=title, abstract=abstract or "", sentences=sents, extra={"query": [q]})
-    if not papers:
-        raise CorpusError(f"{path}: no query with a relevant candidate")
-    report.papers = len(papers)
-    return Corpus(list(papers.values()), report)
 
 
 def sample_ranking(rows: list[dict[str, Any]], fields: Iterable[str], where: str
