@@ -5,7 +5,7 @@ import json
 
 import typer
 
-from semcse.cli import app
+from semcse.cli.common import app
 
 COLORS = {"ok": "green", "info": "cyan", "warn": "yellow", "fail": "red"}
 

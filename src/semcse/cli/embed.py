@@ -9,8 +9,8 @@ from typing import Optional
 
 import typer
 
-from semcse.cli import PROGRESS_FLAGS, app, config_option, corpus_options
-from semcse.cli import fail as _fail
+from semcse.cli.common import PROGRESS_FLAGS, app, config_option, corpus_options
+from semcse.cli.common import fail as _fail
 from semcse.config import CorpusConfig, EmbedConfig, SearchConfig
 
 _embed, _search = (partial(config_option, c) for c in (EmbedConfig, SearchConfig))

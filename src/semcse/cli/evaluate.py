@@ -8,8 +8,8 @@ from typing import Optional
 
 import typer
 
-from semcse.cli import PROGRESS_FLAGS, app, command_line_options, config_option
-from semcse.cli import fail as _fail
+from semcse.cli.common import PROGRESS_FLAGS, app, command_line_options, config_option
+from semcse.cli.common import fail as _fail
 from semcse.config import ConfigError, EvaluateConfig, load_config_file
 
 _evaluate = partial(config_option, EvaluateConfig)
@@ -41,7 +41,7 @@ def evaluate_cmd(
     plots: bool = _evaluate("plots", "--plots/--no-plots"),
     projection: str = _evaluate("projection"),
     mteb: list[str] = _evaluate("mteb", "--mteb"),
-    config: Optional[Path] = typer.Option(None, "--config", help="TOML file with an [evaluate] section (CLI options win)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="TOML file with an \\[evaluate] section (CLI options win)."),
     progress: bool = _evaluate("progress", *PROGRESS_FLAGS),
 ) -> None:
     """Evaluate one or more models side by side on identical pools; write JSON, Markdown and PNG maps."""

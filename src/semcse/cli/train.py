@@ -10,8 +10,8 @@ from typing import Optional
 
 import typer
 
-from semcse.cli import PROGRESS_FLAGS, app, config_option, corpus_options
-from semcse.cli import fail as _fail
+from semcse.cli.common import PROGRESS_FLAGS, app, config_option, corpus_options
+from semcse.cli.common import fail as _fail
 from semcse.config import ConfigError, CorpusConfig, TrainConfig
 
 _train = partial(config_option, TrainConfig)
