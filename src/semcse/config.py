@@ -279,6 +279,10 @@ class TrainConfig(_Config):
     anchors_per_paper: int | None = option(None, "Summaries used as anchors per paper and epoch (default: all).")
     filter_summaries: int | None = option(None, "Round-trip filtering: train only on summaries whose own abstract the base "
                                           "model ranks in this top k of the training abstracts.")
+    unsummarised_papers: Literal["validation", "train"] = option(
+        "validation", "Corpus papers without summaries: validation (they only top up the validation pools) | train (they "
+        "train too, through title and span anchors: every paper of the corpus gives examples; needs --title-anchors or "
+        "--span-anchors).")
     title_anchors: bool = option(False, "Titles are anchors too (positive: a summary, an abstract span or, with "
                                  "--p-abstract, the abstract).")
     span_anchors: int = option(0, "Abstract spans per paper and epoch used as anchors too (positive: a summary, the title "
@@ -297,7 +301,12 @@ class TrainConfig(_Config):
                                          "(1-a)*base + a*trained, if eligible and better than the base on validation; "
                                          "0 or None = the validation-selected checkpoint.")
     # objective
-    loss: Literal["triplet", "infonce"] = option("triplet", "triplet (Euclidean margin + L2) | infonce (cosine multiple negatives).")
+    loss: Literal["auto", "triplet", "infonce", "gist"] = option(
+        "triplet", "triplet (Euclidean margin + L2, the paper's) | infonce (cosine multiple negatives) | gist (cosine "
+        "in-batch softmax whose false negatives a frozen guide model masks: sentence-transformers' GISTEmbedLoss) | auto "
+        "(gist for a base that is already a sentence embedder, triplet for a raw encoder).")
+    guide_model: str | None = option(None, "Guide of --loss gist: a frozen encoder that masks in-batch negatives it scores "
+                                     "above the positive (default: a frozen copy of the base model).")
     similarity: Literal["euclidean", "cosine"] | None = option(None, "euclidean | cosine (default: euclidean for triplet, "
                                                                "cosine for infonce).")
     margin: float = option(0.2, "Triplet margin, in units of the distance (0.5 measured harmful on unit-norm models).")

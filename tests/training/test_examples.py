@@ -214,6 +214,38 @@ def test_validation_is_topped_up_with_unsummarised_papers_never_trained_on(tmp_p
     assert len(prepare_data(cfg.replace(validation_fill=False)).validation_papers) == 12
 
 
+def test_every_paper_trains_through_title_and_span_anchors(tmp_path: Path, scitldr_train: Path):
+    rows = [json.loads(line) for line in scitldr_train.open()][:60]
+    partial = tmp_path / "sixty.jsonl"  # summaries for the first 60 of the 200 corpus papers only
+    partial.write_text("".join(json.dumps({"paper_id": r["paper_id"], "summaries": r["target"]}) + "\n" for r in rows))
+    cfg = TrainConfig(corpus=CorpusConfig(source=str(scitldr_train), limit=200), summaries=(str(partial),),
+                      validation_papers=0.2, max_validation_papers=50, seed=3, unsummarised_papers="train",
+                      title_anchors=True, span_anchors=1)
+    data = prepare_data(cfg)
+    report = data.report
+    assert report.train_papers + report.validation_papers == 200  # the split is over every paper
+    assert report.validation_papers == 40 and report.validation_unsummarised == 0
+    assert report.train_unsummarised == sum(1 for p in data.train_papers if not p.summaries) > 100
+    assert report.papers_used == 60 and "without summaries: title and span anchors only" in " ".join(report.lines())
+    train_ids = {p.id for p in data.train_papers}
+    assert not train_ids & {p.id for p in data.validation_papers}
+    triplets = data.builder.epoch(0)
+    index = {p.id: i for i, p in enumerate(data.train_papers)}
+    unsummarised = {index[p.id] for p in data.train_papers if not p.summaries}
+    from_unsummarised = [t for t in triplets if t.paper in unsummarised]
+    # every training paper gives a title anchor and a span anchor; summarised ones add their summaries
+    assert len(from_unsummarised) == 2 * len(unsummarised)
+    assert {t.kind for t in from_unsummarised} == {"title", "sentence"}
+    papers = data.train_papers
+    for t in from_unsummarised:
+        own = papers[t.paper]
+        assert t.anchor in (own.title, *[" ".join(own.sentences[i:j]) for i in range(len(own.sentences))
+                                          for j in range(i + 1, len(own.sentences) + 1)])
+        assert t.positive != t.anchor and t.negative_paper != t.paper
+    summarised_only = prepare_data(cfg.replace(unsummarised_papers="validation"))
+    assert len(data.builder.epoch(0)) > 2 * len(summarised_only.builder.epoch(0))
+
+
 def test_scitldr_targets_and_store_give_the_same_summaries(tmp_path: Path, scitldr_train: Path):
     from_jsonl = load_summaries([str(scitldr_train)])  # id and summaries fields detected: paper_id, target
     store = SummaryStore(tmp_path / "run")

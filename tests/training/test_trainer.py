@@ -316,3 +316,38 @@ def test_training_with_frozen_lower_layers_changes_only_the_upper_ones(tiny_conf
     assert moved and all(".encoder.layer.4." in k or ".encoder.layer.5." in k or ".pooler." in k for k in moved), sorted(moved)[:5]
     with pytest.raises(ModelLoadError, match="between 0 and 5"):
         train(cfg.replace(freeze_layers=6, overwrite=True))
+
+
+@pytest.mark.slow
+def test_auto_objective_trains_a_sentence_embedder_with_a_frozen_guide(tiny_config, monkeypatch, minilm_path):
+    _weak_base(monkeypatch)
+    cfg = tiny_config.replace(loss="auto", interpolation=None, batch_size=8, cached_mini_batch=4)
+    result = train(cfg)
+    out = Path(cfg.out)
+    metrics = json.loads((out / "semcse_train.json").read_text())
+    assert metrics["config"]["loss"] == "gist"  # auto resolved by the base's kind, recorded as such
+    assert metrics["loss"]["name"] == "CachedGISTEmbedLoss" and metrics["similarity"] == "cosine"
+    assert result.selected.startswith("checkpoint-")
+    from safetensors import safe_open
+
+    with safe_open(str(out / "model.safetensors"), "pt") as saved, \
+            safe_open(str(Path(minilm_path) / "model.safetensors"), "pt") as base:
+        assert set(saved.keys()) <= set(base.keys())  # the guide is not saved with the model
+        key = next(k for k in saved.keys() if "layer.5" in k and k.endswith("weight"))
+        assert not torch.equal(saved.get_tensor(key), base.get_tensor(key))  # the model trained
+    assert "GIST" in (out / "README.md").read_text()
+
+
+def test_auto_objective_is_the_papers_triplet_for_a_raw_encoder(tiny_config, minilm_path, tmp_path):
+    import shutil
+
+    from semcse.training.trainer import resolve_objective
+
+    raw = tmp_path / "raw-encoder"  # the same weights as a plain Hugging Face encoder (no sentence-transformers modules)
+    raw.mkdir()
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "vocab.txt"):
+        if (Path(minilm_path) / name).exists():
+            shutil.copy(Path(minilm_path) / name, raw / name)
+    assert resolve_objective(tiny_config.replace(loss="auto", base_model=str(raw))).loss == "triplet"
+    assert resolve_objective(tiny_config.replace(loss="auto")).loss == "gist"
+    assert resolve_objective(tiny_config.replace(loss="infonce")).loss == "infonce"  # only auto is resolved

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 SUMMARY_TEXT_FIELDS = ("summaries", "target", "summary", "tldr", "texts")
 DATA_FIELDS = ("corpus", "summaries", "summaries_id_field", "summaries_field", "validation_papers",
-               "max_validation_papers", "validation_fill", "seed", "sentence_splitter")
+               "max_validation_papers", "validation_fill", "seed", "sentence_splitter", "unsummarised_papers")
 PAPERS_PER_PARTITION = 20_000
 
 
@@ -148,9 +148,11 @@ def build_prepared(cfg: TrainConfig, directory: Path, partitions: int | None = N
         for fh in files:
             fh.close()
     report = check_summaries(papers, counts, ", ".join(cfg.summaries))
-    # the split needs ids only: papers (in corpus order) that have at least one summary
-    summarised = [_Id(p.id) for p in papers if counts.get(p.id)]
-    _, validation_ids = split_by_paper(summarised, cfg.validation_papers, cfg.seed, cfg.max_validation_papers)
+    # the split needs ids only: papers (in corpus order) that have at least one summary, or every paper
+    # when papers without summaries train too
+    every_paper = cfg.unsummarised_papers == "train"
+    split_ids = [_Id(p.id) for p in papers if every_paper or counts.get(p.id)]
+    _, validation_ids = split_by_paper(split_ids, cfg.validation_papers, cfg.seed, cfg.max_validation_papers)
     validation_ids = {v.id for v in validation_ids}
     validation: list[TrainingPaper] = []
     papers_of: list[list] = [[] for _ in range(k)]  # corpus order within each partition
@@ -165,15 +167,17 @@ def build_prepared(cfg: TrainConfig, directory: Path, partitions: int | None = N
                     grouped.setdefault(pid, []).append((order, text))
             summaries = {pid: [t for _, t in sorted(items)] for pid, items in grouped.items()}
             del grouped
-            prepared = match_papers(papers_of[i], summaries, report, cfg.sentence_splitter)
-            writer.write(PreparedPapers.from_papers([p for p in prepared if p.id not in validation_ids]))
+            prepared = match_papers(papers_of[i], summaries, report, cfg.sentence_splitter, keep_unsummarised=every_paper)
+            training = [p for p in prepared if p.id not in validation_ids]
+            report.train_unsummarised += sum(1 for p in training if not p.summaries)
+            writer.write(PreparedPapers.from_papers(training))
             validation += [p for p in prepared if p.id in validation_ids]
             (spill / f"{i}.jsonl").unlink()
     shutil.rmtree(spill, ignore_errors=True)
     position = {p.id: n for n, p in enumerate(papers)}
     validation.sort(key=lambda p: position[p.id])  # corpus order, whatever the partitions
     report.train_papers, report.validation_papers = writer.papers, len(validation)
-    if cfg.validation_fill:
+    if cfg.validation_fill and not every_paper:  # with every paper training, the split already holds them all
         extra = unsummarised_papers(papers, counts, cfg.max_validation_papers - len(validation),
                                     cfg.seed, splitter=cfg.sentence_splitter)
         report.validation_unsummarised = len(extra)

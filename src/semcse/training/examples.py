@@ -77,6 +77,7 @@ class DataReport:
     train_papers: int = 0
     validation_papers: int = 0
     validation_unsummarised: int = 0
+    train_unsummarised: int = 0  # training papers without summaries (they train through title and span anchors)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -88,7 +89,10 @@ class DataReport:
             f"fallbacks: {self.one_summary} papers with one summary, {self.no_title} without title, "
             f"{self.one_sentence} with a one-sentence abstract, {self.no_positive_kind} with none of the three kinds "
             "(positive = whole abstract)",
-            f"split by paper: {self.train_papers} train, {self.validation_papers} validation"
+            f"split by paper: {self.train_papers} train"
+            + (f" ({self.train_unsummarised} of them without summaries: title and span anchors only)"
+               if self.train_unsummarised else "")
+            + f", {self.validation_papers} validation"
             + (f" (+ {self.validation_unsummarised} corpus papers without summaries in the title-abstract and "
                "abstract-halves validation pools)" if self.validation_unsummarised else ""),
         ]
@@ -150,27 +154,32 @@ def check_summaries(papers: Sequence[Paper], summary_counts: Mapping[str, int],
 
 
 def match_papers(papers: Sequence[Paper], summaries_by_paper: Mapping[str, Sequence[str]], report: DataReport,
-                 splitter: str = "rules", workers: int | None = None) -> list[TrainingPaper]:
-    """The papers that have summaries, as :class:`TrainingPaper` (summaries deduplicated, abstracts split
-    into sentences); adds their counts and fallbacks to ``report``."""
+                 splitter: str = "rules", workers: int | None = None,
+                 keep_unsummarised: bool = False) -> list[TrainingPaper]:
+    """The papers that have summaries (every paper with ``keep_unsummarised``: those without have an
+    empty summary list), as :class:`TrainingPaper` (summaries deduplicated, abstracts split into
+    sentences); adds their counts and fallbacks to ``report``."""
     out: list[TrainingPaper] = []
     kept = []
     for p in papers:
         texts = _dedupe(summaries_by_paper.get(p.id, ()))
         if not texts:
             report.corpus_without_summaries += 1
-            continue
+            if not keep_unsummarised:
+                continue
         kept.append((p, texts))
     sentences = _with_sentences([p for p, _ in kept], splitter, workers)
     for (p, texts), sents in zip(kept, sentences):
         tp = _training_paper(p, texts, sents)
         out.append(tp)
+        if not texts:
+            continue  # counted above; the fallbacks below describe summarised papers
         report.summaries += len(texts)
         report.one_summary += len(texts) < 2
         report.no_title += tp.title is None
         report.one_sentence += len(tp.sentences) < 2
         report.no_positive_kind += not tp.positive_kinds()
-    report.papers_used += len(out)
+    report.papers_used += sum(1 for tp in out if tp.summaries)
     return out
 
 

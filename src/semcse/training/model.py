@@ -23,7 +23,8 @@ class ModelLoadError(ValueError):
     """A base model that cannot be loaded (missing, no safetensors weights, remote code refused, ...)."""
 
 
-def _is_sentence_transformer(name: str) -> bool:
+def is_sentence_transformer(name: str) -> bool:
+    """Whether ``name`` (a local folder or hub id) is a sentence-transformers model (has modules.json)."""
     if Path(name).expanduser().is_dir():
         return (Path(name).expanduser() / "modules.json").exists()
     from sentence_transformers.util.file_io import is_sentence_transformer_model
@@ -61,7 +62,7 @@ def load_base_model(name: str, pooling: str = "auto", max_seq_length: int | None
     local = Path(name).exists()
     model_kwargs = {"use_safetensors": True}
     try:
-        if _is_sentence_transformer(name):
+        if is_sentence_transformer(name):
             model = SentenceTransformer(name, device=device,
                                         trust_remote_code=trust_remote_code, model_kwargs=model_kwargs)
             if pooling != "auto":

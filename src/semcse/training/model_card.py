@@ -50,9 +50,12 @@ def semcse_section(metrics: dict[str, Any]) -> str:
         "summaries of different abstracts pushed apart.", "",
         f"- Base model: `{metrics.get('base_model')}` (pooling: {metrics.get('pooling')})",
         f"- Similarity: **{metrics.get('similarity')}**, recorded in the model, so `model.similarity` compares embeddings as in training",
-        f"- Loss: {loss.get('name')} ({', '.join(f'{k}={v}' for k, v in loss.items() if k != 'name')})",
+        f"- Loss: {loss.get('name')} ({', '.join(f'{k}={v}' for k, v in loss.items() if k != 'name')})"
+        + _objective(cfg),
         f"- Data: {data.get('papers_used')} papers with {data.get('summaries')} summaries "
         f"({data.get('train_papers')} train / {data.get('validation_papers')} validation, split by paper"
+        + (f"; {data['train_unsummarised']} training papers without summaries trained through title and span anchors"
+           if data.get("train_unsummarised") else "")
         + (f"; {data['validation_unsummarised']} unsummarised corpus papers in the title/halves validation pools"
            if data.get("validation_unsummarised") else "") + "); "
         f"{metrics.get('examples_per_epoch')} triplets per epoch",
@@ -66,6 +69,17 @@ def semcse_section(metrics: dict[str, Any]) -> str:
     if metrics.get("health_warnings"):
         lines += ["Training health warnings:", "", *[f"- {w}" for w in metrics["health_warnings"]], ""]
     return "\n".join(lines)
+
+
+def _objective(cfg: dict[str, Any]) -> str:
+    """Why this loss: GIST keeps a sentence embedder's own in-batch objective, the triplet is the paper's."""
+    if cfg.get("loss") == "gist":
+        return ("; GIST: a cosine in-batch softmax whose false negatives a frozen guide ("
+                f"{'`' + cfg['guide_model'] + '`' if cfg.get('guide_model') else 'the base model'}) masks, "
+                "the objective a sentence-embedding base was trained with")
+    if cfg.get("loss") == "triplet":
+        return "; the paper's Euclidean triplet objective"
+    return ""
 
 
 def _negatives(cfg: dict[str, Any], metrics: dict[str, Any]) -> str:

@@ -9,6 +9,7 @@ the untrained base model when no checkpoint beats it on validation -> ``<out>`` 
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import logging
@@ -41,8 +42,8 @@ from semcse.training.hard_negatives import NEIGHBOURS, REMINED, HardNegativeRemi
 from semcse.progress import format_duration
 from semcse.training.health import HealthMonitor
 from semcse.training.losses import BaseAnchorLoss, CachedSemCSELoss, SemCSEInfoNCELoss, SemCSETripletLoss
-from semcse.training.model import (freeze_lower_layers, load_base_model, pooling_mode, restore_processing,
-                                   set_pad_to_multiple_of)
+from semcse.training.model import (freeze_lower_layers, is_sentence_transformer, load_base_model, pooling_mode,
+                                   restore_processing, set_pad_to_multiple_of)
 from semcse.training.sampler import EpochBlockBatchSampler, LayoutRef
 from semcse.training.prepared import cached_array
 from semcse.training.selection import ParetoSelector
@@ -61,19 +62,57 @@ def similarity_name(cfg: TrainConfig) -> str:
     return cfg.similarity or ("euclidean" if cfg.loss == "triplet" else "cosine")
 
 
-def make_loss(cfg: TrainConfig, model: SentenceTransformer) -> torch.nn.Module:
-    """The configured SemCSE loss with its distance object."""
+def resolve_objective(cfg: TrainConfig) -> TrainConfig:
+    """``cfg`` with ``--loss auto`` resolved by the base model's kind: ``gist`` for a base that is already a
+    sentence embedder (a sentence-transformers model: an in-batch softmax keeps the objective it was
+    trained with), ``triplet`` for a raw encoder (SciDeBERTa, SciBERT: the paper's objective)."""
+    if cfg.loss != "auto":
+        return cfg
+    from semcse.encode import EncoderError, resolve_model_path
+
+    try:
+        name = resolve_model_path(cfg.base_model)
+    except EncoderError:
+        name = cfg.base_model  # loading reports the real problem
+    chosen = "gist" if is_sentence_transformer(name) else "triplet"
+    log.info("--loss auto: %s (the base model %s a sentence embedder)", chosen, "is" if chosen == "gist" else "is not")
+    return cfg.replace(loss=chosen)
+
+
+def make_loss(cfg: TrainConfig, model: SentenceTransformer, guide: SentenceTransformer | None = None) -> torch.nn.Module:
+    """The configured SemCSE loss with its distance object (``guide``: the frozen guide of ``gist``)."""
     distance = get_distance(similarity_name(cfg))
     in_batch = cfg.negatives == "batch-all"
+    if cfg.loss == "gist":
+        from sentence_transformers.sentence_transformer.losses import CachedGISTEmbedLoss, GISTEmbedLoss
+
+        if guide is None:
+            raise ConfigError("--loss gist needs a guide model")
+        if cfg.cached_mini_batch:
+            return CachedGISTEmbedLoss(model, guide, temperature=1.0 / cfg.scale, mini_batch_size=cfg.cached_mini_batch)
+        return GISTEmbedLoss(model, guide, temperature=1.0 / cfg.scale)
     if cfg.loss == "triplet":
         loss = SemCSETripletLoss(model, distance, margin=cfg.margin, l2_weight=cfg.l2_weight, in_batch_negatives=in_batch)
     elif cfg.loss == "infonce":
         loss = SemCSEInfoNCELoss(model, distance, scale=cfg.scale, in_batch_negatives=in_batch, l2_weight=cfg.l2_weight)
     else:
-        raise ConfigError(f"unknown loss {cfg.loss!r}; use triplet or infonce")
+        raise ConfigError(f"unknown loss {cfg.loss!r}; use triplet, infonce, gist or auto")
     if cfg.base_anchor:
         return BaseAnchorLoss(loss, cfg.base_anchor)
     return CachedSemCSELoss(loss, cfg.cached_mini_batch) if cfg.cached_mini_batch else loss
+
+
+def guide_model(cfg: TrainConfig, model: SentenceTransformer) -> SentenceTransformer | None:
+    """The frozen guide of ``--loss gist``: ``--guide-model`` loaded like a base model, else a copy of the
+    base model taken before training (None for the other losses)."""
+    if cfg.loss != "gist":
+        return None
+    if cfg.guide_model:
+        guide = load_base_model(cfg.guide_model, "auto", cfg.max_seq_length, cfg.trust_remote_code, device=str(model.device))
+    else:
+        guide = copy.deepcopy(model)
+    guide.requires_grad_(False)
+    return guide.eval()
 
 
 class SemCSETrainer(SentenceTransformerTrainer):
@@ -307,8 +346,15 @@ def _check_config(cfg: TrainConfig) -> None:
         raise ConfigError("--corpus is required")
     if cfg.batch_size < 2:
         raise ConfigError("--batch-size must be at least 2")
-    if cfg.loss not in ("triplet", "infonce"):
-        raise ConfigError(f"unknown loss {cfg.loss!r}; use triplet or infonce")
+    if cfg.loss not in ("auto", "triplet", "infonce", "gist"):
+        raise ConfigError(f"unknown loss {cfg.loss!r}; use triplet, infonce, gist or auto")
+    if cfg.loss == "gist" and cfg.similarity == "euclidean":
+        raise ConfigError("--loss gist scores by cosine similarity; use --similarity cosine (or leave it unset)")
+    if cfg.loss == "gist" and cfg.base_anchor:
+        raise ConfigError("--base-anchor cannot be combined with --loss gist (its guide already keeps the base's view)")
+    if cfg.unsummarised_papers == "train" and not (cfg.title_anchors or cfg.span_anchors):
+        raise ConfigError("--unsummarised-papers train: papers without summaries train through title and span anchors; "
+                          "turn on --title-anchors and/or --span-anchors N")
     if cfg.negatives not in ("same-kind", "batch-all"):
         raise ConfigError(f"unknown negatives {cfg.negatives!r}; use same-kind or batch-all")
     get_distance(similarity_name(cfg))
@@ -416,6 +462,8 @@ def train(cfg: TrainConfig) -> TrainResult:
     is a candidate in checkpoint selection.
     """
     _check_config(cfg)
+    cfg = resolve_objective(cfg)  # --loss auto: by the base model's kind (recorded in the metrics and the card)
+    _check_config(cfg)
     out = Path(cfg.out)
     if cfg.resume and (out / RESULT_FILE).exists() and json.loads((out / RESULT_FILE).read_text()).get("status") == "complete":
         log.info("%s: training already complete; nothing to resume", out)
@@ -456,7 +504,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     evaluator = PartnerRankEvaluator(validation_pairs(data.validation_papers), distance, name=EVALUATOR_NAME,
                                      batch_size=max(cfg.batch_size, 32), selector=selector)
     processing = set_pad_to_multiple_of(model, GPU_PAD_MULTIPLE if torch.cuda.is_available() else None)
-    loss = make_loss(cfg, model)
+    loss = make_loss(cfg, model, guide_model(cfg, model))
     monitor = HealthMonitor(margin=cfg.margin if cfg.loss == "triplet" else None, distance=distance.name)
     timer = _StepTimer()
     remining = _hard_negative_remining(cfg, data)  # after mining: it starts from the base model's neighbours
