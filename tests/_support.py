@@ -3,6 +3,7 @@ shadows, whichever test directories one pytest run collects)."""
 
 from __future__ import annotations
 
+import importlib.util
 import socket
 import subprocess
 import sys
@@ -20,6 +21,15 @@ def free_port() -> int:
 
 
 SEMCSE = [sys.executable, "-m", "semcse"]
+REPO = Path(__file__).resolve().parents[1]
+
+
+def load_script(name: str):
+    """A module of ``scripts/`` (``scripts/<name>.py``), imported by path: the folder is no package."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def wait_for(proc: subprocess.Popen, done: Callable[[], bool], timeout: float, what: str, stderr_path: Path | None = None) -> None:

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import difflib
-import importlib.util
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from _support import load_script
 
 
 def _cli_docs():
-    spec = importlib.util.spec_from_file_location("cli_docs", REPO / "scripts" / "cli_docs.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("cli_docs")
 
 
 def test_cli_reference_is_up_to_date():

@@ -8,21 +8,16 @@ every circle statically, including those that work today because one side import
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from _support import REPO, load_script
 
 
 def _cycles_module():
-    spec = importlib.util.spec_from_file_location("import_cycles", REPO / "scripts" / "import_cycles.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("import_cycles")
 
 
 # One interpreter for all modules (third-party packages stay loaded, which keeps this fast); before
