@@ -25,12 +25,16 @@ def test_a_task_worse_beyond_its_interval_blocks_the_candidate():
     assert selector.compare(base, {"halves": np.maximum(1, BASE - 5), "title": BASE}).eligible
 
 
-def test_small_pools_block_but_do_not_vote():
+def test_small_pools_neither_vote_nor_block_on_their_own():
     selector = ParetoSelector(min_vote_pool=200)
     base = {"big": BASE, "small": BASE[:30]}
     assert selector.voting_tasks(base) == ["big"]
     assert selector.score(base) == pytest.approx(BASE.mean())
-    assert not selector.compare(base, {"big": BASE, "small": BASE[:30] + 10}).eligible  # clearly worse still blocks
+    verdict = selector.compare(base, {"big": np.maximum(1, BASE - 3), "small": BASE[:30] + 10})
+    assert verdict.eligible and verdict.changes["small"].low > 0 and not verdict.changes["small"].blocks  # reported only
+    assert not selector.compare(base, {"big": BASE + 3, "small": BASE[:30] + 10}).eligible  # a big pool still blocks
+    small_only = {"a": BASE[:30], "b": BASE[:40]}
+    assert not selector.compare(small_only, {"a": BASE[:30] + 10, "b": BASE[:40]}).eligible  # all small: all block
     assert selector.voting_tasks({"a": BASE[:30], "b": BASE[:40]}) == ["a", "b"]  # nothing big enough: all vote
 
 

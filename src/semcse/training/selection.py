@@ -5,9 +5,11 @@ model's on the same queries: the relative change of the mean rank, with a paired
 interval over the queries. A candidate (checkpoint or weight interpolation) is **eligible** only
 if no task is worse beyond its interval (the interval's lower end above 0); among eligible
 candidates, the lowest **score** wins: the geometric mean of the mean ranks of the tasks that
-vote. A task with fewer than ``min_vote_pool`` queries still blocks when it is clearly worse, but
-does not vote (its interval is wide; a few dozen papers must not decide). The base model is
-always eligible, so selection never returns a model that validation shows to be worse.
+vote. A task with fewer than ``min_vote_pool`` queries neither votes nor blocks on its own (its
+interval is wide and a few of its queries move it: an 80-paper pool must not stop a run that the
+large pools call better); it is still reported. When no task has that many queries, every task
+votes and blocks. The base model is always eligible, so selection never returns a model that the
+voting tasks show to be worse.
 """
 
 from __future__ import annotations
@@ -59,8 +61,8 @@ class ParetoSelector:
     """Compares a candidate's per-task ranks with the base's; see the module docstring.
 
     ``confidence``: two-sided level of the bootstrap interval (0.9: a task blocks when it is worse
-    with one-sided 95% confidence). ``min_vote_pool``: smallest pool whose task counts in the score
-    (when no task has that many queries, all tasks vote).
+    with one-sided 95% confidence). ``min_vote_pool``: smallest pool whose task counts in the score and
+    may block (when no task has that many queries, all tasks vote and block).
     """
 
     confidence: float = 0.9
@@ -84,7 +86,7 @@ class ParetoSelector:
                 continue
             change, low, high = paired_change_interval(base_ranks, cand[task], self.confidence, self.samples, self.seed)
             changes[task] = TaskChange(task, len(base_ranks), float(np.mean(base_ranks)), float(np.mean(cand[task])),
-                                       change, low, high, votes=task in voting, blocks=low > 0)
+                                       change, low, high, votes=task in voting, blocks=low > 0 and task in voting)
         blocked = [t for t, c in changes.items() if c.blocks]
         return Verdict(not blocked, self.score({t: cand[t] for t in changes}), blocked, changes)
 
