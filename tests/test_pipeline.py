@@ -167,9 +167,14 @@ def test_heldout_guard_hands_over_the_base_when_a_task_is_worse():
                                   _result("clusters", "base", agree, True), _result("clusters", "trained", agree + 0.01, True)])
     verdict = heldout_guard(ok, "runs/x/model", "base-id")
     assert verdict["result_model"] == "runs/x/model" and not verdict["worse_tasks"] and len(verdict["tasks"]) == 2
+    assert verdict["verdict"] == "better" and "title" in verdict["better_tasks"] and verdict["sentence"].startswith("Better:")
+    level = SimpleNamespace(results=ok.results[:1] + [_result("title", "trained", ranks)] + ok.results[2:3]
+                            + [_result("clusters", "trained", agree, True)])
+    verdict = heldout_guard(level, "runs/x/model", "base-id")
+    assert verdict["verdict"] == "level" and verdict["result_model"] == "runs/x/model" and verdict["sentence"].startswith("Level:")
     bad = SimpleNamespace(results=ok.results[:2] + [_result("clusters", "base", agree, True),
                                                     _result("clusters", "trained", agree - 0.1, True)])
     verdict = heldout_guard(bad, "runs/x/model", "base-id")
-    assert verdict["result_model"] == "base-id" and verdict["worse_tasks"] == ["clusters"]
+    assert verdict["result_model"] == "base-id" and verdict["worse_tasks"] == ["clusters"] and verdict["verdict"] == "worse"
     assert "worse than the base on held-out clusters" in verdict["sentence"] and "`base-id`" in verdict["sentence"]
     assert json.loads(json.dumps(verdict))["worse_tasks"] == ["clusters"]  # written to report.json as it is

@@ -275,22 +275,31 @@ def heldout_guard(held_eval, trained_path: str, base_model: str, confidence: flo
     """Trained vs base on every held-out task, with a paired bootstrap interval over the task's queries.
 
     If the trained model is worse than the base on any task beyond its interval, the run's result
-    is the base model. Returns the per-task comparisons, ``result_model`` and one ``sentence``.
+    is the base model. ``verdict``: worse (some task worse beyond its interval), better (some task
+    better beyond its interval, none worse) or level. Returns the per-task comparisons,
+    ``result_model``, ``verdict`` and one ``sentence``.
     """
     from semcse.evaluation.run import compare_models
 
     rows = [c for c in compare_models(held_eval.results, "base", confidence, seed) if c["model"] == "trained"]
     worse = [r["task"] for r in rows if r["verdict"] == "worse"]
+    better = [r["task"] for r in rows if r["verdict"] == "better"]
     if worse:
-        sentence = (f"The trained model is worse than the base on held-out {', '.join(worse)} beyond the "
+        verdict = "worse"
+        sentence = (f"Worse: the trained model is worse than the base on held-out {', '.join(worse)} beyond the "
                     f"{confidence:.0%} interval, so this run's result is the base model `{base_model}` "
                     f"(the trained one stays in `{trained_path}` for inspection).")
         result = base_model
     else:
-        sentence = (f"The trained model `{trained_path}` is this run's result: no held-out task is worse than the base "
-                    f"beyond its {confidence:.0%} interval ({len(rows)} task(s) compared).")
+        verdict = "better" if better else "level"
+        gains = ", ".join(f"{r['task']} {100 * r['change']:+.1f}%" for r in rows if r["verdict"] == "better")
+        sentence = ((f"Better: the trained model `{trained_path}` is better than the base on held-out {gains} beyond "
+                     f"the {confidence:.0%} interval, and no task is worse ({len(rows)} task(s) compared).") if better else
+                    (f"Level: no held-out task is better or worse than the base beyond its {confidence:.0%} interval "
+                     f"({len(rows)} task(s) compared); the trained model `{trained_path}` is this run's result."))
         result = trained_path
-    return {"result_model": result, "worse_tasks": worse, "confidence": confidence, "tasks": rows, "sentence": sentence}
+    return {"result_model": result, "verdict": verdict, "worse_tasks": worse, "better_tasks": better,
+            "confidence": confidence, "tasks": rows, "sentence": sentence}
 
 
 # ---- report ------------------------------------------------------------------------------------
@@ -361,7 +370,7 @@ def write_report(cfg: RunConfig, out: Path, split: dict, sstats: dict, tres, hel
                       f"{guard['confidence']:.0%} interval over the task's queries.", "",
                       _md(["task", "pool", "change", "interval", "verdict"],
                           [[r["task"], str(r["pool"]), f"{100 * r['change']:+.1f}%", f"[{100 * r['low']:+.1f}%, {100 * r['high']:+.1f}%]",
-                            "worse" if r["verdict"] == "worse" else "not worse"] for r in guard["tasks"]])]
+                            r["verdict"]] for r in guard["tasks"]])]
         plots = sections[name].plots if sections[name] is not None else []
         lines += [f"\n![{Path(p).stem}](eval-{name}/{Path(p).name})" for p in plots]  # plots are named inside eval-<name>/
     if tres.warnings:
