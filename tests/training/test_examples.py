@@ -317,7 +317,7 @@ def test_the_lazy_transform_pickles_as_a_handle_not_its_texts():
     import copy
     import pickle
 
-    from semcse.training.examples import TripletTexts
+    from semcse.training.lazy_set import TripletTexts
 
     papers = [_paper(i, summaries=5, sentences=4) for i in range(50)]
     texts = TripletTexts(ExampleBuilder(papers, seed=1), 250)

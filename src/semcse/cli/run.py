@@ -57,14 +57,9 @@ def run_cmd(
     """Summaries -> training -> evaluation of base vs trained -> report, resumable at every stage."""
     given = {k: v for k, v in locals().items() if v is not None}  # the options given: they override the config
     from semcse.config import ConfigError
-    from semcse.corpus import CorpusError
-    from semcse.encode import EncoderError
-    from semcse.evaluation.tasks import BenchmarkError
-    from semcse.pipeline import read_config, run
-    from semcse.training.examples import TrainingDataError
-    from semcse.training.model import ModelLoadError
+    from semcse.pipeline import read_config
 
-    try:
+    try:  # every value is checked here, before any stage starts
         cfg = read_config(config) if config else RunConfig()
         corpus_changes = {k: v for k, v in corpus_options.items() if v is not None}
         if benchmark_task:
@@ -78,6 +73,16 @@ def run_cmd(
         if progress is not None:
             stages = {name: stage.replace(progress=progress) for name, stage in stages.items()}
         cfg = cfg.with_options(given, corpus=cfg.corpus.replace(**corpus_changes), **stages)
+    except ConfigError as exc:
+        _fail(str(exc))
+    from semcse.corpus import CorpusError
+    from semcse.encode import EncoderError
+    from semcse.evaluation.tasks import BenchmarkError
+    from semcse.pipeline import run
+    from semcse.training.papers import TrainingDataError
+    from semcse.training.model import ModelLoadError
+
+    try:
         result = run(cfg)
     except (ConfigError, CorpusError, TrainingDataError, ModelLoadError, EncoderError, BenchmarkError) as exc:  # bad input: exit 2
         _fail(str(exc))

@@ -26,9 +26,9 @@ from semcse.config import TrainConfig
 from semcse.corpus import ID_FIELDS, iter_jsonl, load_corpus
 from semcse.summaries.store import SummaryStore
 from semcse.training.checkpoints import PREPARED
-from semcse.training.examples import (
-    DataReport, ExampleBuilder, PositiveMix, TrainingDataError, TrainingPaper, check_summaries, match_papers,
-    split_by_paper, unsummarised_papers,
+from semcse.training.examples import ExampleBuilder, PositiveMix
+from semcse.training.papers import (
+    DataReport, TrainingDataError, TrainingPaper, check_summaries, match_papers, split_by_paper, unsummarised_papers,
 )
 from semcse.training.prepared import (
     COMPLETE, PreparedPapers, PreparedWriter, fingerprint, publish, source_signature, wait_for_cache,
@@ -135,6 +135,7 @@ def build_prepared(cfg: TrainConfig, directory: Path, partitions: int | None = N
     partition; returns the data report and the corpus report."""
     corpus = load_corpus(cfg.corpus)
     papers = corpus.papers
+    cfg.check_corpus_size(len(papers))  # before reading the summaries
     k = partitions or max(1, math.ceil(len(papers) / PAPERS_PER_PARTITION))
     spill = directory / "partitions"
     spill.mkdir(parents=True, exist_ok=True)

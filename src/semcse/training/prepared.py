@@ -86,7 +86,7 @@ class PreparedPapers:
 
     @classmethod
     def from_papers(cls, papers: Sequence) -> "PreparedPapers":
-        """From :class:`~semcse.training.examples.TrainingPaper` objects."""
+        """From :class:`~semcse.training.papers.TrainingPaper` objects."""
         table = pa.table({
             "id": pa.array([p.id for p in papers], pa.string()),
             "title": pa.array([p.title or None for p in papers], pa.string()),
@@ -99,8 +99,8 @@ class PreparedPapers:
         return cls(table, summaries, sentences)
 
     def paper(self, i: int):
-        """Paper ``i`` as a :class:`~semcse.training.examples.TrainingPaper`."""
-        from semcse.training.examples import TrainingPaper
+        """Paper ``i`` as a :class:`~semcse.training.papers.TrainingPaper`."""
+        from semcse.training.papers import TrainingPaper
 
         s0, s1 = self.summary_offsets[i], self.summary_offsets[i + 1]
         t0, t1 = self.sentence_offsets[i], self.sentence_offsets[i + 1]

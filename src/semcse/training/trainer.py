@@ -36,8 +36,9 @@ from semcse.training.checkpoints import (
     remove_training_state,
 )
 from semcse.training.data import TrainingData, load_summaries, prepare_data  # noqa: F401  (re-exported)
-from semcse.training.examples import TrainingDataError
-from semcse.training.examples import KINDS, ExampleBuilder, TripletTexts, mix_report
+from semcse.training.examples import KINDS, ExampleBuilder, mix_report
+from semcse.training.lazy_set import TripletTexts
+from semcse.training.papers import TrainingDataError
 from semcse.training.hard_negatives import NEIGHBOURS, REMINED, HardNegativeRemining, mine_hard_negatives
 from semcse.progress import format_duration
 from semcse.training.health import HealthMonitor
@@ -338,40 +339,18 @@ class TrainResult:
 # ---- the run ------------------------------------------------------------------------------------
 
 def _check_config(cfg: TrainConfig) -> None:
+    """What a training run needs beyond a valid config: the ranges of the options and the rules between
+    them are the config's own (:meth:`TrainConfig.validate`, again here for a config changed in place)."""
+    cfg.validate()
     if not cfg.out:
         raise ConfigError("--out is required")
     if not cfg.base_model:
         raise ConfigError("--base-model is required (a hub id or a local path)")
     if not cfg.corpus.source:
         raise ConfigError("--corpus is required")
-    if cfg.batch_size < 2:
-        raise ConfigError("--batch-size must be at least 2")
-    if cfg.loss not in ("auto", "triplet", "infonce", "gist"):
-        raise ConfigError(f"unknown loss {cfg.loss!r}; use triplet, infonce, gist or auto")
-    if cfg.loss == "gist" and cfg.similarity == "euclidean":
-        raise ConfigError("--loss gist scores by cosine similarity; use --similarity cosine (or leave it unset)")
-    if cfg.loss == "gist" and cfg.base_anchor:
-        raise ConfigError("--base-anchor cannot be combined with --loss gist (its guide already keeps the base's view)")
-    if cfg.unsummarised_papers == "train" and not (cfg.title_anchors or cfg.span_anchors):
-        raise ConfigError("--unsummarised-papers train: papers without summaries train through title and span anchors; "
-                          "turn on --title-anchors and/or --span-anchors N")
-    if cfg.negatives not in ("same-kind", "batch-all"):
-        raise ConfigError(f"unknown negatives {cfg.negatives!r}; use same-kind or batch-all")
     get_distance(similarity_name(cfg))
     if cfg.sentence_splitter not in SPLITTERS:
         raise ConfigError(f"unknown sentence splitter {cfg.sentence_splitter!r}; use {' or '.join(SPLITTERS)}")
-    if cfg.cached_mini_batch is not None and cfg.cached_mini_batch < 1:
-        raise ConfigError(f"--cached-mini-batch must be at least 1 (texts embedded at a time), got {cfg.cached_mini_batch}")
-    if cfg.base_anchor < 0:
-        raise ConfigError(f"--base-anchor must be >= 0 (0 = off), got {cfg.base_anchor}")
-    if cfg.base_anchor and cfg.cached_mini_batch:
-        raise ConfigError("--base-anchor cannot be combined with --cached-mini-batch yet; use one of them")
-    if cfg.freeze_layers < 0:
-        raise ConfigError(f"--freeze-layers must be >= 0 (0 = train every layer), got {cfg.freeze_layers}")
-    if cfg.hard_negative_remine and cfg.hard_negatives <= 0:
-        raise ConfigError("--hard-negative-remine re-mines hard negatives: it needs --hard-negatives above 0")
-    if cfg.interpolation is not None and not 0 < cfg.interpolation < 1:
-        raise ConfigError(f"--interpolation must be between 0 and 1 (0 = off), got {cfg.interpolation}")
 
 
 def _finished_result(out: Path) -> TrainResult:

@@ -24,7 +24,7 @@ import numpy as np
 from sentence_transformers.base.evaluation import SentenceEvaluator
 from semcse.sentences import split_halves
 from semcse.similarity import partner_ranks
-from semcse.training.examples import TrainingPaper
+from semcse.training.papers import TrainingPaper
 from semcse.training.selection import ParetoSelector, Verdict
 
 log = logging.getLogger(__name__)
