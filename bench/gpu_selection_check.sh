@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One GPU call for issue 11: the in-domain regime at 10x the CPU steps with a batch of 64
+# One GPU call: the in-domain regime at 10x the CPU steps with a batch of 64
 # (2400 steps x 64, bf16, max length 128) for three variants side by side on one H100:
 #   default  triplet loss, random same-kind negatives (the CPU default)
 #   hard     the same with half the negatives from the anchor paper's mined nearest papers

@@ -1,4 +1,4 @@
-"""The in-domain medical regime of issue 11: a training corpus of the medical abstracts that the
+"""The in-domain medical regime: a training corpus of the medical abstracts that the
 development tasks do not score on.
 
     .venv/bin/python bench/medical_split.py --out /tmp/medical   # writes /tmp/medical/train.jsonl

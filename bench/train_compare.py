@@ -112,16 +112,17 @@ def main() -> None:
 
     fill_missing_scores({"base": results["base"]}, out, tasks, base_model, args.max_seq_length, save)  # a new task
     print(f"base: {results['base']['scores']}", flush=True)
-    if args.rescore:
-        results.update({k: v for k, v in previous.items() if k != "base"})
-    elif not args.variant:
+    results.update({k: v for k, v in previous.items() if k != "base"})  # other variants and seeds stay in compare.json
+    if not args.rescore and not args.variant:
         raise SystemExit("give at least one --variant (or --rescore)")
     seeds = [int(x) for x in args.seeds.split(",")]
     alphas = [float(a) for a in args.interpolations.split(",") if a]
     longest = 0.0  # seconds of the longest run so far (train + scoring)
     for spec in args.variant:
         name, overrides = parse_variant(spec)
-        runs = results.setdefault(name, {"overrides": overrides, "runs": {}})["runs"]
+        if results.get(name, {}).get("overrides") != overrides:  # a changed recipe starts afresh
+            results[name] = {"overrides": overrides, "runs": {}}
+        runs = results[name]["runs"]
         for seed in seeds:
             old = previous.get(name, {}).get("runs", {}).get(str(seed))
             run_dir = out / f"{name}-seed{seed}"

@@ -7,7 +7,7 @@ norm. :class:`HealthMonitor` reads the averages at every log step and warns on N
 unreachable margin: on unit-normalised embeddings unrelated texts sit near a fixed distance
 (sqrt(2) Euclidean, 1 cosine), so a margin that most triplets cannot meet there makes the loss push
 every text away from every other instead of pulling partners together (measured: margin 0.5 on
-all-MiniLM-L6-v2 made every matching task worse; see the README's training section).
+all-MiniLM-L6-v2 made every matching task worse; see docs/results.md).
 """
 
 from __future__ import annotations
