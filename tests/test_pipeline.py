@@ -36,7 +36,7 @@ def test_config_roundtrip_through_toml(tmp_path):
 
 
 def test_bad_config(tmp_path):
-    with pytest.raises(ConfigError, match="unknown budget"):
+    with pytest.raises(ConfigError, match="--budget must be one of small, medium, paper, got 'huge'"):
         resolve(RunConfig(corpus=CorpusConfig(source="x"), out="o", budget="huge"))
     (tmp_path / "c.toml").write_text('budgett = "small"\n')
     with pytest.raises(ConfigError, match="unknown option 'budgett'"):
@@ -67,9 +67,12 @@ def test_config_file_is_read_whole_and_typed(tmp_path):
     cases = {
         'steps = "ten"\n': r"c.toml: RunConfig.steps must be an integer or absent \(None\), got 'ten' \(str\)",
         '[train]\nlerning_rate = 1\n': r"c.toml: \[train\] TrainConfig: unknown option 'lerning_rate'",
-        '[train]\nloss = "cosine"\n': r"\[train\] TrainConfig.loss must be one of 'triplet', 'infonce'",
+        '[train]\nloss = "cosine"\n': r"\[train\] TrainConfig.loss must be one of 'auto', 'triplet', 'infonce'",
+        '[train]\nmargin = -1\n': r"c.toml: \[train\] TrainConfig.margin must be >= 0, got -1",
+        '[summarize.sampling]\ntop_p = 0\n': r"\[summarize\] \[sampling\] SamplingConfig.top_p must satisfy 0 < x <= 1, got 0",
+        '[run]\npapers = 0\n': r"c.toml: RunConfig.papers must be >= 4, got 0",
         '[summarize.sampling]\ntemperature = true\n': r"\[summarize\] \[sampling\] SamplingConfig.temperature must be a number",
-        '[run]\npapers = 3\n[corpus]\nsource = "a"\npapers = 4\n': r"unknown option 'papers'",
+        '[run]\npapers = 5\n[corpus]\nsource = "a"\npapers = 4\n': r"unknown option 'papers'",
         '[run]\nseed = 1\nseed = 2\n': r"invalid TOML",
         '[run]\nbudget = "huge"\n': r"RunConfig.budget must be one of 'small', 'medium', 'paper'",
     }
@@ -87,7 +90,9 @@ def test_too_few_summarised_papers_is_a_one_line_error(tmp_path, data_root):
                      "--prompts", "1", "--samples", "1", "--max-tokens", "64", "--heldout-papers", "30", "--pool-size", "30",
                      "--benchmark-task", "none"]
     res = subprocess.run(args, capture_output=True, text=True, timeout=600)
-    assert res.returncode == 2 and "need at least 4 papers with summaries" in res.stderr and "Traceback" not in res.stderr
+    # refused by --papers' range (the training split needs 4 papers with summaries) before any summary is generated
+    assert res.returncode == 2 and "--papers must be >= 4, got 2" in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "r").exists()
 
 
 def test_heldout_benchmark_file_loads(tmp_path):

@@ -244,10 +244,10 @@ def test_cli_rejects_bad_inputs_with_clear_messages(tiny_config, tmp_path, data_
     code, text = run("train", "--corpus", corpus, *base)
     assert code == 2 and "--summaries is required" in text
     code, text = run("train", "--corpus", corpus, "--summaries", summaries, *base, "--negatives", "hard")
-    assert code == 2 and "unknown negatives" in text
+    assert code == 2 and "--negatives must be one of same-kind, batch-all, got 'hard'" in text
     # no --base-model: the default (the offline all-MiniLM-L6-v2) is named, then the input is still checked
     code, text = run("train", "--corpus", corpus, "--summaries", summaries, "--out", str(tmp_path / "o"), "--negatives", "hard")
-    assert code == 2 and "(the default; choose another with --base-model)" in text and "unknown negatives" in text
+    assert code == 2 and "(the default; choose another with --base-model)" in text and "--negatives must be one of" in text
     assert not (tmp_path / "o" / "checkpoints").exists()
 
 

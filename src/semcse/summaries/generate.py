@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from semcse.config import ConfigError, SummarizeConfig
+from semcse.config import ConfigError, SummarizeConfig, parse_shard
 from semcse.corpus import Corpus, Paper, load_corpus
 from semcse.fileio import atomic_write_json
 from semcse.hashing import stable_int
@@ -28,19 +28,6 @@ from semcse.summaries.prompts import Prompt, PromptSet, load_prompt_set
 from semcse.summaries.store import SummaryRecord, SummaryStore
 
 log = logging.getLogger(__name__)
-
-
-def parse_shard(shard: str | None) -> tuple[int, int] | None:
-    """Parse ``"I/N"`` (0-based I) into (I, N)."""
-    if not shard:
-        return None
-    try:
-        i, n = (int(x) for x in shard.split("/"))
-    except ValueError as exc:
-        raise ConfigError(f"--shard must look like I/N with integers, e.g. 0/4; got {shard!r}") from exc
-    if n < 1 or not 0 <= i < n:
-        raise ConfigError(f"--shard {shard}: need 0 <= I < N")
-    return i, n
 
 
 def in_shard(paper_id: str, shard: tuple[int, int] | None) -> bool:
@@ -213,8 +200,8 @@ def summarize(cfg: SummarizeConfig, corpus: Corpus | None = None, backend: Backe
     corpus = corpus or load_corpus(cfg.corpus)
     prompts = load_prompt_set(cfg.prompts, cfg.task).head(cfg.max_prompts)
     samples = cfg.samples or prompts.samples
-    if samples < 1:
-        raise ConfigError("--samples must be at least 1")
+    if samples < 1:  # --samples has its range; this is the prompt file's
+        raise ConfigError(f"{prompts.name}: samples must be at least 1, got {samples}")
     shard = parse_shard(cfg.shard)
     papers = select_papers(corpus, cfg)
     by_id = {p.id: p for p in papers}
