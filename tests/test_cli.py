@@ -128,6 +128,7 @@ def test_every_option_takes_its_help_and_default_from_the_config_field():
 
     from semcse import config
     from semcse.cli import _register, app, config_option
+    from semcse.cli.common import option_help
 
     classes = (config.CorpusConfig, config.SamplingConfig, config.SummarizeConfig, config.TrainConfig,
                config.EvaluateConfig, config.EmbedConfig, config.SearchConfig, config.RunConfig)
@@ -138,11 +139,11 @@ def test_every_option_takes_its_help_and_default_from_the_config_field():
     params = {p.name: p for p in train.params}
     for name, field_name, cls in (("margin", "margin", config.TrainConfig), ("base_anchor", "base_anchor", config.TrainConfig),
                                   ("format", "format", config.CorpusConfig), ("interpolation", "interpolation", config.TrainConfig)):
-        assert params[name].help == config.field_help(cls, field_name)
+        assert params[name].help == option_help(cls, field_name)  # the help text, with the range where it has one
         assert params[name].default == getattr(cls(), field_name)
     for p in train.params:  # every option named after a TrainConfig field shows that field's help and default
         if p.name in {f.name for f in dataclasses.fields(config.TrainConfig)} - {"corpus", "out", "base_model"}:
-            assert (p.help, p.default) == (config.field_help(config.TrainConfig, p.name),
+            assert (p.help, p.default) == (option_help(config.TrainConfig, p.name),
                                            list(d) if isinstance(d := getattr(config.TrainConfig(), p.name), tuple) else d), p.name
     with pytest.raises(config.ConfigError, match="TrainConfig has no option 'margins'"):
         config_option(config.TrainConfig, "margins")
@@ -166,10 +167,10 @@ def test_every_command_turns_progress_off_with_no_progress_or_quiet(monkeypatch,
 
 def test_run_options_given_override_the_config_file_and_the_rest_keep_its_values(monkeypatch, tmp_path):
     conf = tmp_path / "run.toml"
-    conf.write_text('[run]\npapers = 3\nsteps = 7\nseed = 9\nbenchmark_tasks = ["a"]\n\n[corpus]\nsource = "c.jsonl"\n')
+    conf.write_text('[run]\npapers = 6\nsteps = 7\nseed = 9\nbenchmark_tasks = ["a"]\n\n[corpus]\nsource = "c.jsonl"\n')
     cfg = _captured_config(monkeypatch, "semcse.pipeline", "run",
                            ["run", "--config", str(conf), "--out", str(tmp_path / "r"), "--papers", "5", "--benchmark-task", "none"])
     assert (cfg.papers, cfg.steps, cfg.seed, cfg.benchmark_tasks) == (5, 7, 9, ())
     assert (cfg.out, cfg.corpus.source) == (str(tmp_path / "r"), "c.jsonl")
     cfg = _captured_config(monkeypatch, "semcse.pipeline", "run", ["run", "--config", str(conf), "--benchmark-task", "b"])
-    assert (cfg.papers, cfg.benchmark_tasks) == (3, ("b",))
+    assert (cfg.papers, cfg.benchmark_tasks) == (6, ("b",))

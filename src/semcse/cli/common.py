@@ -43,16 +43,25 @@ _FROM_FIELD: Any = object()
 PROGRESS_FLAGS = ("--progress/--no-progress", " /--quiet")  # every command: --no-progress or --quiet turns progress off
 
 
+def option_help(cls: type, name: str) -> str:
+    """What ``--help`` shows for field ``name`` of config class ``cls``: its help text and its valid range
+    (:func:`semcse.config.field_help`), with ``[`` escaped for typer's rich markup."""
+    from semcse.config import field_help
+
+    return field_help(cls, name).replace("[", "\\[")
+
+
 def config_option(cls: type, name: str, *param_decls: str, default: Any = _FROM_FIELD, **kwargs: Any) -> Any:
-    """The typer option for field ``name`` of config class ``cls``: its help text and its default (a
-    tuple becomes a list, for a repeatable option), unless ``default`` is given: ``...`` when the
-    command requires it, None when "not given" must stay visible (a config file or a preset decides)."""
+    """The typer option for field ``name`` of config class ``cls``: its help text with its valid range and
+    its default (a tuple becomes a list, for a repeatable option), unless ``default`` is given: ``...``
+    when the command requires it, None when "not given" must stay visible (a config file or a preset
+    decides). The value itself is checked when the command builds its config (one line, exit 2)."""
     from semcse.config import config_field
 
     field = config_field(cls, name)  # a clear error for a name the config lacks
     if default is _FROM_FIELD:
         default = list(field.default) if isinstance(field.default, tuple) else field.default
-    return typer.Option(default, *param_decls, help=field.metadata.get("help", ""), **kwargs)
+    return typer.Option(default, *param_decls, help=option_help(cls, name), **kwargs)
 
 
 CORPUS_OPTIONS = ("source", "format", "split", "id_field", "title_field", "abstract_field", "label_field",

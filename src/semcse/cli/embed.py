@@ -11,7 +11,7 @@ import typer
 
 from semcse.cli.common import PROGRESS_FLAGS, app, config_option, corpus_options
 from semcse.cli.common import fail as _fail
-from semcse.config import CorpusConfig, EmbedConfig, SearchConfig
+from semcse.config import ConfigError, CorpusConfig, EmbedConfig, SearchConfig
 
 _embed, _search = (partial(config_option, c) for c in (EmbedConfig, SearchConfig))
 
@@ -33,12 +33,14 @@ def embed_cmd(
     progress: bool = _embed("progress", *PROGRESS_FLAGS),
 ) -> None:
     """Encode a corpus (title + abstract) into an index directory: embeddings.npy + embeddings.parquet."""
+    try:  # every value is checked here, before the model loads
+        cfg = EmbedConfig.from_options(locals(), corpus=CorpusConfig.from_options(corpus_options))
+    except ConfigError as exc:
+        _fail(str(exc))
     from semcse.corpus import CorpusError
     from semcse.embed import EmbedError, embed_corpus
     from semcse.encode import EncoderError
 
-    options = locals()
-    cfg = EmbedConfig.from_options(options, corpus=CorpusConfig.from_options(corpus_options))
     try:
         res = embed_corpus(cfg)
     except (CorpusError, EmbedError, EncoderError) as exc:
@@ -59,10 +61,13 @@ def search_cmd(
     device: Optional[str] = _search("device"),
 ) -> None:
     """Top-k papers for each query, scored with the index model's own similarity."""
+    try:
+        cfg = SearchConfig.from_options(locals())
+    except ConfigError as exc:
+        _fail(str(exc))
     from semcse.encode import EncoderError
     from semcse.search import SearchError, search
 
-    cfg = SearchConfig.from_options(locals())
     try:
         results = search(cfg)
     except (SearchError, EncoderError) as exc:

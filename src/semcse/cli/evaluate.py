@@ -45,19 +45,17 @@ def evaluate_cmd(
     progress: bool = _evaluate("progress", *PROGRESS_FLAGS),
 ) -> None:
     """Evaluate one or more models side by side on identical pools; write JSON, Markdown and PNG maps."""
+    try:  # every value (ranges, choices) is checked here, before any model or data loads
+        given = command_line_options(ctx, locals())  # they win over the config file
+        base = _file_config(config) if config is not None else EvaluateConfig()
+        cfg = base.with_options(given, **{field: tuple(given[name]) for name, field in (("model", "models"), ("task", "tasks"))
+                                          if name in given})
+    except ConfigError as exc:
+        _fail(str(exc))
     from semcse.encode import EncoderError
     from semcse.evaluation import BenchmarkError, evaluate
 
     try:
-        base = EvaluateConfig.from_dict(load_config_file(config).get("evaluate", {})) if config is not None else EvaluateConfig()
-        given = command_line_options(ctx, locals())  # they win over the config file
-        cfg = base.with_options(given, **{field: tuple(given[name]) for name, field in (("model", "models"), ("task", "tasks"))
-                                          if name in given})
-        for name, value, allowed in (("similarity", cfg.similarity, (None, "cosine", "euclidean")),
-                                     ("perf-reference", cfg.perf_reference, ("tfidf", "paper", "none")),
-                                     ("projection", cfg.projection, ("tsne", "umap"))):
-            if value not in allowed:
-                _fail(f"--{name} must be one of {', '.join(a for a in allowed if a)}; got {value!r}")
         report = evaluate(cfg)
     except (ConfigError, BenchmarkError, EncoderError) as exc:
         _fail(str(exc))
@@ -70,3 +68,12 @@ def evaluate_cmd(
             typer.echo("\n## " + section.strip())
     typer.echo(f"\nwrote {report.files['json']}, {report.files['markdown']}"
                + (f" and {len(report.plots)} map(s)" if report.plots else ""))
+
+
+def _file_config(path: Path) -> EvaluateConfig:
+    """The [evaluate] table of a config file; its errors name the file and the table."""
+    data = load_config_file(path).get("evaluate", {})
+    try:
+        return EvaluateConfig.from_dict(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: [evaluate] {exc}") from None

@@ -179,12 +179,14 @@ def batch_write_cmd(
     max_requests_per_file: int = typer.Option(50_000, help="OpenAI's batch limit is 50,000 requests per file."),
 ) -> None:
     """Write the missing requests as OpenAI Batch JSONL (for `vllm run-batch` or hosted batch APIs)."""
-    from semcse.summaries.batch import write_batch_requests
-
     options = locals()
-    cfg = SummarizeConfig.from_options(options, corpus=CorpusConfig.from_options(corpus_options),
-                                       sampling=SamplingConfig.from_options(options), backend="openai")
+    try:
+        cfg = SummarizeConfig.from_options(options, corpus=CorpusConfig.from_options(corpus_options),
+                                           sampling=SamplingConfig.from_options(options), backend="openai")
+    except ConfigError as exc:
+        _fail(str(exc))
     from semcse.corpus import CorpusError
+    from semcse.summaries.batch import write_batch_requests
     from semcse.summaries.batch import BatchError
     from semcse.summaries.prompts import PromptError
 

@@ -91,14 +91,17 @@ def train_cmd(
         typer.echo(f"base model: {base_model} (the default; choose another with --base-model)", err=True)
     if out is None:
         _fail("--out is required")
+    try:  # every value is checked here, before the training modules load
+        options = locals()
+        cfg = TrainConfig.from_options(options, corpus=CorpusConfig.from_options(corpus_options),
+                                       interpolation=interpolation or None)
+    except ConfigError as exc:
+        _fail(str(exc))
     from semcse.corpus import CorpusError
     from semcse.training import TrainingDataError, train
     from semcse.training.model import ModelLoadError
 
     try:
-        options = locals()
-        cfg = TrainConfig.from_options(options, corpus=CorpusConfig.from_options(corpus_options),
-                                       interpolation=interpolation or None)
         result = train(cfg)
     except (ConfigError, CorpusError, TrainingDataError, ModelLoadError) as exc:
         _fail(str(exc))
