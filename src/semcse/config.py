@@ -472,9 +472,9 @@ class TrainConfig(_Config):
     # selection (training/selection.py): never worse than the base on a validation task beyond its interval
     selection_confidence: float = option(0.9, "Level of the per-task paired bootstrap interval: a candidate worse than "
                                          "the base on a task beyond it is never selected.", range=Range(gt=0, lt=1))
-    min_vote_pool: int = option(200, "Validation pools smaller than this block a clearly worse model but do not vote.",
+    min_vote_pool: int = option(200, "Validation pools smaller than this are reported but neither vote nor block on their own.",
                                 range=Range(ge=0))
-    # measured: 0.5 keeps the in-domain gains and loses less elsewhere (README, issue 11)
+    # measured: 0.5 keeps the in-domain gains and loses less elsewhere (docs/results.md, section 3)
     interpolation: float | None = option(0.5, "WiSE-FT weight a of the last checkpoint in the handed-over model "
                                          "(1-a)*base + a*trained, if eligible and better than the base on validation; "
                                          "0 or None = the validation-selected checkpoint.", range=Range(ge=0, lt=1))
