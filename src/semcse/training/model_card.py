@@ -85,6 +85,9 @@ def _objective(cfg: dict[str, Any]) -> str:
 def _negatives(cfg: dict[str, Any], metrics: dict[str, Any]) -> str:
     """How the negatives were drawn, with hard-negative mining and summary filtering when they were on."""
     text = cfg.get("negatives", "same-kind")
+    if cfg.get("loss") == "gist":
+        text = ("in-batch: every other text of the batch, except those the guide scores above the anchor's positive; "
+                f"plus one {text} negative per anchor")
     hard = metrics.get("hard_negatives")
     if hard:
         share = metrics.get("positive_mix", {}).get("hard_negatives", cfg.get("hard_negatives"))

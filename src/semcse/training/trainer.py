@@ -103,6 +103,13 @@ def make_loss(cfg: TrainConfig, model: SentenceTransformer, guide: SentenceTrans
     return CachedSemCSELoss(loss, cfg.cached_mini_batch) if cfg.cached_mini_batch else loss
 
 
+def loss_description(cfg: TrainConfig, loss: torch.nn.Module) -> dict[str, Any]:
+    """The loss's name and settings for the metrics and the model card (a guide model by its name, not its repr)."""
+    settings = {k: (cfg.guide_model or "the base model (frozen copy)") if k == "guide" else v
+                for k, v in loss.get_config_dict().items()}
+    return settings | {"name": type(loss).__name__}
+
+
 def guide_model(cfg: TrainConfig, model: SentenceTransformer) -> SentenceTransformer | None:
     """The frozen guide of ``--loss gist``: ``--guide-model`` loaded like a base model, else a copy of the
     base model taken before training (None for the other losses)."""
@@ -414,7 +421,7 @@ def _hand_over(cfg: TrainConfig, trainer: SemCSETrainer, processing, base_scores
         "base_model": cfg.base_model,
         "pooling": pooling_mode(final_model),
         "similarity": distance.similarity_fn_name,
-        "loss": loss.get_config_dict() | {"name": type(loss).__name__},
+        "loss": loss_description(cfg, loss),
         "validation": {"base": base_scores, "final": final_scores, "best_checkpoint": best_score,
                        "pool_sizes": evaluator.pool_sizes, "voting_tasks": selector.voting_tasks(evaluator.base_ranks or {}),
                        "confidence": cfg.selection_confidence},
