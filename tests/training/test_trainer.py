@@ -335,8 +335,8 @@ def test_auto_objective_trains_a_sentence_embedder_with_a_frozen_guide(tiny_conf
         assert set(saved.keys()) <= set(base.keys())  # the guide is not saved with the model
         key = next(k for k in saved.keys() if "layer.5" in k and k.endswith("weight"))
         assert not torch.equal(saved.get_tensor(key), base.get_tensor(key))  # the model trained
-    card = (out / "README.md").read_text()
-    assert "GIST" in card and "the base model (frozen copy)" in card and "SentenceTransformer(" not in card
+    loss_line = next(line for line in (out / "README.md").read_text().splitlines() if line.startswith("- Loss:"))
+    assert "GIST" in loss_line and "the base model (frozen copy)" in loss_line and "SentenceTransformer(" not in loss_line
     assert metrics["loss"]["guide"] == "the base model (frozen copy)"  # by name, not the guide's repr
 
 
