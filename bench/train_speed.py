@@ -40,7 +40,8 @@ def _default_model() -> str:
 def _builder(data: Path, papers: int, seed: int):
     from semcse.config import CorpusConfig
     from semcse.corpus import load_corpus
-    from semcse.training.examples import ExampleBuilder, prepare_papers
+    from semcse.training.examples import ExampleBuilder
+    from semcse.training.papers import prepare_papers
     from semcse.training.trainer import load_summaries
 
     source = data / "scitldr" / "train.jsonl"

@@ -13,10 +13,8 @@ from semcse.config import CorpusConfig, TrainConfig
 from semcse.corpus import Paper, load_corpus
 from semcse.summaries.store import SummaryStore
 from semcse.training.examples import KINDS
-from semcse.training.examples import (
-    ExampleBuilder, PositiveMix, TrainingDataError, TrainingPaper, mix_report, prepare_papers, split_by_paper,
-    triplet_columns, unsummarised_papers,
-)
+from semcse.training.examples import ExampleBuilder, PositiveMix, mix_report, triplet_columns
+from semcse.training.papers import TrainingDataError, TrainingPaper, prepare_papers, split_by_paper, unsummarised_papers
 from semcse.training.trainer import load_summaries, prepare_data
 
 

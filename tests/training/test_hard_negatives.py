@@ -16,7 +16,8 @@ from transformers import TrainerState
 from semcse.config import ConfigError
 
 from semcse.training import train
-from semcse.training.examples import ExampleBuilder, TrainingPaper, prepare_papers
+from semcse.training.examples import ExampleBuilder
+from semcse.training.papers import TrainingPaper, prepare_papers
 from semcse.training.hard_negatives import (NEIGHBOURS_FILE, HardNegativeRemining, mine_hard_negatives, nearest_papers,
                                             neighbour_overlap, paper_queries)
 from semcse.training.prepared import PreparedPapers

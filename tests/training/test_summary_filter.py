@@ -12,7 +12,8 @@ import torch
 from sentence_transformers import SentenceTransformer
 
 from semcse.training import train
-from semcse.training.examples import ExampleBuilder, TrainingPaper
+from semcse.training.examples import ExampleBuilder
+from semcse.training.papers import TrainingPaper
 from semcse.training.prepared import PreparedPapers
 from semcse.training.summary_filter import SUMMARY_FILTER, own_abstract_ranks, round_trip_filter
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from semcse.similarity import EuclideanDistance
-from semcse.training.examples import TrainingPaper
+from semcse.training.papers import TrainingPaper
 from semcse.training.validation import PartnerRankEvaluator, validation_pairs
 
 

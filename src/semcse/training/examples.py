@@ -21,10 +21,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from semcse.training.papers import (  # noqa: F401  (re-exported: the records the builder draws from)
-    DataReport, TrainingDataError, TrainingPaper, check_summaries, match_papers, prepare_papers, split_by_paper,
-    unsummarised_papers,
-)
+from semcse.training.papers import TrainingDataError, TrainingPaper
 from semcse.training.prepared import PreparedPapers
 
 KINDS = ("summary", "title", "sentence", "abstract")  # "abstract": the whole abstract (also the fallback kind)

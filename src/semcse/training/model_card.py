@@ -74,8 +74,7 @@ def semcse_section(metrics: dict[str, Any]) -> str:
 def _objective(cfg: dict[str, Any]) -> str:
     """Why this loss: GIST keeps a sentence embedder's own in-batch objective, the triplet is the paper's."""
     if cfg.get("loss") == "gist":
-        return ("; GIST: a cosine in-batch softmax whose false negatives a frozen guide ("
-                f"{'`' + cfg['guide_model'] + '`' if cfg.get('guide_model') else 'the base model'}) masks, "
+        return ("; GIST: a cosine in-batch softmax whose false negatives the frozen guide masks, "
                 "the objective a sentence-embedding base was trained with")
     if cfg.get("loss") == "triplet":
         return "; the paper's Euclidean triplet objective"

@@ -448,8 +448,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     is a candidate in checkpoint selection.
     """
     _check_config(cfg)
-    cfg = resolve_objective(cfg)  # --loss auto: by the base model's kind (recorded in the metrics and the card)
-    _check_config(cfg)
+    cfg = resolve_objective(cfg)  # --loss auto: by the base model's kind (replace() validates the result)
     out = Path(cfg.out)
     if cfg.resume and (out / RESULT_FILE).exists() and json.loads((out / RESULT_FILE).read_text()).get("status") == "complete":
         log.info("%s: training already complete; nothing to resume", out)
