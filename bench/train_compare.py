@@ -17,7 +17,8 @@ papers is trained on):
 Prints per-task mean and [min, max] over seeds, with the change vs the base, and writes
 ``<out>/compare.json``. A finished (variant, seed) run is reused on a rerun; ``--interpolations``
 and tasks not yet scored for it are scored then on its saved models (``--rescore``: for every run
-in ``compare.json``, training nothing).
+in ``compare.json``, training nothing). ``--soups 1,0.5`` also scores each variant's seed soup (the
+uniform average of its seeds' last checkpoints, mixed with the base at each weight).
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ from semcse.training.checkpoints import RESULT_FILE  # noqa: E402
 
 
 def parse_variant(spec: str) -> tuple[str, dict]:
-    """``NAME:key=value,key=value`` -> (name, overrides); values are JSON (numbers, true/false) or strings."""
+    """``NAME:key=value,key=value`` -> (name, overrides); values are JSON (numbers, true/false) or strings,
+    ``summaries=A+B`` the variant's own summary sources (instead of ``--summaries``)."""
     from semcse.config import TrainConfig
 
     name, _, opts = spec.partition(":")
@@ -51,6 +53,9 @@ def parse_variant(spec: str) -> tuple[str, dict]:
         key, _, value = item.partition("=")
         if key not in known:
             raise SystemExit(f"--variant {spec}: unknown option {key!r}")
+        if key == "summaries":  # summaries=RUN_A+RUN_B: this variant's own summary sources
+            overrides[key] = tuple(value.split("+"))
+            continue
         try:
             overrides[key] = json.loads(value)
         except json.JSONDecodeError:
@@ -78,6 +83,8 @@ def main() -> None:
     ap.add_argument("--picks", default="selected,old-rule,last",
                     help="which models of each run to score on the development tasks (selected, old-rule, last)")
     ap.add_argument("--interpolations", default="", help="also score (1-a)*base + a*last checkpoint for these a, e.g. 0.5")
+    ap.add_argument("--soups", default="", help="also score seed soups: the uniform average of the seeds' last checkpoints, "
+                    "mixed with the base at these weights a ((1-a)*base + a*soup), e.g. 1,0.5")
     ap.add_argument("--rescore", action="store_true",
                     help="train nothing: score the tasks missing from <out>/compare.json on every model still saved")
     args = ap.parse_args()
@@ -142,6 +149,13 @@ def main() -> None:
             for alpha in (a for a in alphas if f"wise-{a:g}" not in scores and (run_dir / RESULT_FILE).exists()):
                 scores[f"wise-{alpha:g}"] = score_interpolation(run_dir, alpha, tasks, args.max_seq_length)
             save()
+    soup_weights = [float(a) for a in args.soups.split(",") if a]
+    for name, entry in ((n, e) for n, e in results.items() if n != "base" and soup_weights):
+        for weight in (w for w in soup_weights if f"soup-{w:g}" not in entry.get("soups", {})):
+            scores = score_soup(out, name, entry["runs"], weight, tasks, args.max_seq_length)
+            if scores is not None:
+                entry.setdefault("soups", {})[f"soup-{weight:g}"] = scores
+                save()
     fill_missing_scores(results, out, tasks, base_model, args.max_seq_length, save)
     save()
     print(table(results, list(tasks), pools, args))
@@ -221,6 +235,35 @@ def score_interpolation(run_dir: Path, alpha: float, tasks: dict, max_seq_length
     return evaluate(str(target), tasks, max_seq_length)
 
 
+def score_soup(out: Path, name: str, runs: dict, weight: float, tasks: dict, max_seq_length: int) -> dict | None:
+    """Dev scores of (1 - weight) * base + weight * (uniform average of the seeds' last checkpoints) of one
+    variant (a model soup over seeds); None when fewer than two seeds' checkpoints are on disk."""
+    from semcse.config import TrainConfig
+    from semcse.similarity import get_distance
+    from semcse.training.final_model import interpolated_model
+    from semcse.training.selection import interpolate_state
+    from sentence_transformers import SentenceTransformer
+
+    from semcse.training.checkpoints import complete_checkpoints
+
+    lasts = [ckpts[-1] for ckpts in (complete_checkpoints(out / f"{name}-seed{seed}") for seed in sorted(runs)) if ckpts]
+    if len(lasts) < 2:
+        print(f"{name}: a soup needs the last checkpoints of 2+ seeds on disk", flush=True)
+        return None
+    soup = SentenceTransformer(str(lasts[0]), device="cpu")
+    state = soup.state_dict()
+    for k, path in enumerate(lasts[1:], start=2):  # running mean: soup_k = (1 - 1/k) soup_{k-1} + 1/k ckpt_k
+        state = interpolate_state(state, SentenceTransformer(str(path), device="cpu").state_dict(), 1.0 / k)
+    soup.load_state_dict(state)
+    soup_dir = out / f"{name}-soup"
+    soup.save(str(soup_dir))
+    metrics = json.loads((lasts[0].parents[1] / RESULT_FILE).read_text())
+    target = out / f"{name}-soup-{weight:g}"
+    interpolated_model(TrainConfig.from_dict(metrics["config"]), soup_dir, weight,
+                       get_distance(metrics["similarity"])).save(str(target))
+    return evaluate(str(target), tasks, max_seq_length)
+
+
 def table(results: dict, names: list[str], pools: dict, args) -> str:
     """Markdown: per task, mean over seeds [min, max] and the mean's change vs the base."""
     base = results["base"]["scores"]
@@ -246,6 +289,10 @@ def table(results: dict, names: list[str], pools: dict, args) -> str:
                      if pick in ("selected", "old-rule") else pick)
             lines.append(f"| {name} {pick} ({picks}) | " + " | ".join(cells) +
                          f" | {sum(geo) / len(geo):.3f} [{min(geo):.3f}, {max(geo):.3f}] |")
+        for soup, scores in entry.get("soups", {}).items():  # one model over the seeds
+            cells = [f"{scores[t]:.3f} ({100 * (scores[t] / base[t] - 1):+.1f}%)" if t in scores else "-" for t in names]
+            geo = geometric_mean(scores[t] for t in names) if all(t in scores for t in names) else float("nan")
+            lines.append(f"| {name} {soup} (seeds {', '.join(sorted(entry['runs']))}) | " + " | ".join(cells) + f" | {geo:.3f} |")
     return "\n".join(lines)
 
 

@@ -373,7 +373,9 @@ class SummarizeConfig(_Config):
 
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
     out: str = option("", "Run directory (created; rerun to resume).")
-    task: Literal["summaries", "queries"] = option("summaries", "summaries | queries (for the benchmark's query-matching task).")
+    task: Literal["summaries", "titles", "queries"] = option(
+        "summaries", "summaries | titles (reworded title, keywords, search query: title-like training anchors) | "
+        "queries (for the benchmark's query-matching task).")
     prompts: str | None = option(None, "Prompt set TOML (default: the packaged set for --task).")
     samples: int | None = option(None, "Samples per prompt, C (default: the prompt file's, 3).", range=Range(ge=1))
     max_prompts: int | None = option(None, "Use only the first K prompts of the prompt file.", range=Range(ge=1))

@@ -10,6 +10,11 @@ def test_clean_strips_prefixes_quotes_and_chat_artefacts():
     assert clean_text('Summary: "A new GNN predicts molecule properties."') == "A new GNN predicts molecule properties."
     assert clean_text("Sure! Here is a one-sentence summary: **A GNN for molecules.**<|im_end|>") == "A GNN for molecules."
     assert clean_text("assistant\nThe paper studies graphs.") == "The paper studies graphs."
+    # the labels small models put before title-like outputs
+    assert clean_text("New title: Graph Networks for Molecules") == "Graph Networks for Molecules"
+    assert clean_text("Keywords: graph networks, molecules, QM9") == "graph networks, molecules, QM9"
+    assert clean_text("Title - **Message Passing over Bonds**") == "Message Passing over Bonds"
+    assert clean_text("Titles of graph papers") == "Titles of graph papers"  # a word, not a label
 
 
 def test_truncated_output_is_cut_to_last_full_sentence():

@@ -109,6 +109,17 @@ def test_queries_task_and_export(tmp_path, data_root):
     assert exp.returncode == 0 and "exported 2 records" in exp.stdout
 
 
+def test_titles_task_gives_three_one_line_texts_per_paper(tmp_path, data_root):
+    out = tmp_path / "t"
+    res = _cli(["--corpus", str(data_root / "scitldr" / "dev.jsonl"), "--limit", "2", "--out", str(out), "--task", "titles",
+                "--max-tokens", "24", "--no-progress"])
+    assert res.returncode == 0, res.stderr
+    recs = SummaryStore(out).records(status=None)
+    assert Counter(r.prompt_id for r in recs) == {"new_title": 2, "keywords": 2, "search_query": 2}
+    assert all("\n" not in r.text for r in recs)
+    assert json.loads((out / "stats.json").read_text())["task"] == "titles"
+
+
 def test_a_second_writer_is_refused_before_it_writes_anything(tmp_path, data_root):
     out = tmp_path / "run"
     (out).mkdir()

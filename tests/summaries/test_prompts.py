@@ -13,6 +13,9 @@ def test_default_sets():
     assert msgs[-1]["content"].endswith(s.prompts[0].instruction)  # paper first, instruction last
     q = load_prompt_set(task="queries")
     assert [p.id for p in q.prompts] == ["search_query"]
+    t = load_prompt_set(task="titles")  # title-like training anchors: one short line each
+    assert [p.id for p in t.prompts] == ["new_title", "keywords", "search_query"]
+    assert t.samples == 1 and t.stop == ("\n",) and t.min_words == 2
 
 
 def test_user_file_and_errors(tmp_path):

@@ -11,7 +11,7 @@ _PREFIX = re.compile(
     r"^\s*(?:(?:sure|certainly|okay|ok)[,!.]?\s*)?"
     r"(?:(?:here\s+(?:is|are)|this\s+is)\s+(?:a|an|the|my)?\s*[\w\s,'-]{0,60}?:\s*)?"
     r"(?:\**\s*(?:one[- ]sentence\s+)?(?:summary|tl;?dr|answer|explanation|description|statement|"
-    r"main\s+contribution|contribution|finding|paraphrase|query|search\s+query|plain[- ]language\s+summary)"
+    r"main\s+contribution|contribution|finding|paraphrase|query|search\s+query|plain[- ]language\s+summary|(?:new\s+|alternative\s+)?title|key\s*words?|key\s+phrases)"
     r"\s*\**\s*[:\-]\s*\**)?",
     re.IGNORECASE,
 )

@@ -1,6 +1,7 @@
 """Prompt sets are data: TOML files with a system prompt, a template and K instructions.
 
-The packaged sets are ``summaries.toml`` (5 views, 3 samples each) and ``queries.toml``; users
+The packaged sets are ``summaries.toml`` (5 views, 3 samples each), ``titles.toml`` (title-like
+texts: a reworded title, keywords, a search query) and ``queries.toml``; users
 pass their own file with the same keys.
 """
 
@@ -51,7 +52,7 @@ class PromptSet:
 
 
 def load_prompt_set(path: str | Path | None = None, task: str = "summaries") -> PromptSet:
-    """Load a prompt file, or the packaged set for ``task`` (summaries | queries) when ``path`` is None."""
+    """Load a prompt file, or the packaged set for ``task`` (summaries | titles | queries) when ``path`` is None."""
     if path is None:
         name = f"{task}.toml"
         try:
