@@ -53,8 +53,8 @@ def parse_variant(spec: str) -> tuple[str, dict]:
         key, _, value = item.partition("=")
         if key not in known:
             raise SystemExit(f"--variant {spec}: unknown option {key!r}")
-        if key == "summaries":  # summaries=RUN_A+RUN_B: this variant's own summary sources
-            overrides[key] = tuple(value.split("+"))
+        if key == "summaries":  # summaries=RUN_A+RUN_B: this variant's own summary sources (a list, as in compare.json)
+            overrides[key] = value.split("+")
             continue
         try:
             overrides[key] = json.loads(value)
@@ -140,7 +140,8 @@ def main() -> None:
                 continue
             else:
                 start = time.perf_counter()
-                result = train(common.replace(out=str(run_dir), seed=seed, **overrides))
+                options = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
+                result = train(common.replace(out=str(run_dir), seed=seed, **options))
                 runs[str(seed)] = score_run(run_dir, result, tasks, args.max_seq_length, time.perf_counter() - start,
                                             results["base"]["scores"], picks=set(args.picks.split(",")))
                 longest = max(longest, time.perf_counter() - start)

@@ -97,12 +97,17 @@ def test_bad_shard_spec_and_missing_out(tmp_path, data_root):
     assert missing.returncode == 2 and "corpus not found" in missing.stderr
 
 
-def test_queries_task_and_export(tmp_path, data_root):
-    out = tmp_path / "q"
-    res = _cli(["--corpus", str(data_root / "scitldr" / "dev.jsonl"), "--limit", "2", "--out", str(out), "--task", "queries",
+def _task_records(out, data_root, task: str):
+    """Every record of a 2-paper ``--task`` run (the run must succeed)."""
+    res = _cli(["--corpus", str(data_root / "scitldr" / "dev.jsonl"), "--limit", "2", "--out", str(out), "--task", task,
                 "--max-tokens", "24", "--no-progress"])
     assert res.returncode == 0, res.stderr
-    recs = SummaryStore(out).records(status=None)
+    return SummaryStore(out).records(status=None)
+
+
+def test_queries_task_and_export(tmp_path, data_root):
+    out = tmp_path / "q"
+    recs = _task_records(out, data_root, "queries")
     assert len(recs) == 2 and {r.prompt_id for r in recs} == {"search_query"}
     assert all("\n" not in r.text for r in recs)  # queries stop at the first line
     exp = _cli(["export", str(out), "--to", str(tmp_path / "q.parquet"), "--include-rejected"])
@@ -111,10 +116,7 @@ def test_queries_task_and_export(tmp_path, data_root):
 
 def test_titles_task_gives_three_one_line_texts_per_paper(tmp_path, data_root):
     out = tmp_path / "t"
-    res = _cli(["--corpus", str(data_root / "scitldr" / "dev.jsonl"), "--limit", "2", "--out", str(out), "--task", "titles",
-                "--max-tokens", "24", "--no-progress"])
-    assert res.returncode == 0, res.stderr
-    recs = SummaryStore(out).records(status=None)
+    recs = _task_records(out, data_root, "titles")
     assert Counter(r.prompt_id for r in recs) == {"new_title": 2, "keywords": 2, "search_query": 2}
     assert all("\n" not in r.text for r in recs)
     assert json.loads((out / "stats.json").read_text())["task"] == "titles"
