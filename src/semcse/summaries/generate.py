@@ -88,8 +88,12 @@ def make_backend(cfg: SummarizeConfig) -> Backend:
         from semcse.summaries.backends.llamacpp import LlamaCppBackend
 
         # in a child process: a native crash (SIGILL on a CPU the build does not fit) is reported
+        continuous = cfg.schedule == "continuous"
         return IsolatedBackend(LlamaCppBackend, what="the llama.cpp engine", model=cfg.model, n_ctx=cfg.n_ctx,
-                               n_threads=cfg.n_threads, n_gpu_layers=cfg.n_gpu_layers, n_parallel=max(1, (cfg.samples or 3)))
+                               n_threads=cfg.n_threads, n_gpu_layers=cfg.n_gpu_layers,
+                               n_parallel=cfg.parallel if continuous else max(1, (cfg.samples or 3)),
+                               schedule=cfg.schedule, kv_unified=cfg.kv_unified,
+                               n_batch=cfg.n_batch if continuous else None, quantization=cfg.quantization)
     if cfg.backend == "openai":
         from semcse.summaries.backends.openai_compat import OpenAICompatBackend
 
@@ -312,7 +316,11 @@ def _generate(cfg: SummarizeConfig, jobs: PendingJobs, backend: Backend | None, 
 def _model_label(cfg: SummarizeConfig) -> str | None:
     """The model name records of this configuration carry (GGUF file name or server model), if known up front."""
     if cfg.backend == "llamacpp":
-        return Path(cfg.model).name if cfg.model else None
+        if cfg.quantization == "as-shipped":
+            return Path(cfg.model).name if cfg.model else None
+        from semcse.summaries.backends.llamacpp import DEFAULT_GGUF, quantized_name
+
+        return quantized_name(Path(cfg.model).name if cfg.model else DEFAULT_GGUF, cfg.quantization)
     return cfg.server_model
 
 

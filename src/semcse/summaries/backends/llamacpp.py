@@ -1,28 +1,54 @@
 """llama.cpp in-process (the embedded default backend), via llama-cpp-python's low-level API.
 
-Per paper, all K prompts x C samples are decoded together as K*C parallel sequences in one
-unified KV cache:
+Two schedules share the model, the chat template and the per-sequence samplers:
 
-1. the prompts are rendered with the model's own chat template and tokenized; their longest
-   common token prefix (system prompt + title + abstract) is decoded **once**, its cache cells
-   tagged with every sequence id;
-2. each prompt's remaining tokens (the instruction) are decoded in one batch, tagged with the
-   C sequences of that prompt;
-3. every decode step then advances all unfinished sequences by one token in a single batch,
-   each sequence with its own sampler seeded per (paper, prompt, sample), so a rerun of the
-   same work gives the same texts (batches of other shapes may differ in float rounding).
+``continuous`` (default): continuous batching across papers. Up to ``n_parallel`` sequences are
+in flight at once, from as many papers as fit:
 
-A paper that does not fit the context as a whole is processed in several waves of prompts.
+1. each paper's prompts are rendered with the model's own chat template and tokenized; their
+   longest common token prefix (system prompt + title + abstract) is decoded **once**. With one
+   KV stream per sequence (``kv_unified=False``, the default) it is decoded into the paper's first
+   sequence and copied to the others (``llama_memory_seq_cp`` copies a whole stream); with a
+   unified KV cache its cells are tagged with every sequence of the paper. The part every paper
+   shares (chat template + system prompt) is decoded once per run, kept in a sequence of its
+   own and lent to each paper the same way;
+2. prompt tokens of several admitted papers are decoded together, up to ``n_batch`` per step,
+   beside the step that advances every generating sequence by one token (with a unified cache in
+   the same decode call; with streams in a call of their own, see below);
+3. a sequence that finishes frees its KV cells (``llama_memory_seq_rm``) and its sequence id, and
+   the next paper is admitted as soon as enough sequence ids (and, unified, KV cells) are free; a
+   paper is yielded as soon as all its requests are done (out of input order).
+
+``per-paper``: the engine before continuous batching, kept for comparison: one paper at a time,
+its K prompts x C samples decoded together in a unified cache.
+
+Every sequence has its own sampler seeded per (paper, prompt, sample). With streams (and flash
+attention off, the continuous default) a sequence's numbers do not depend on the other papers in
+flight: its cells sit at the same places in its own stream, and its prompt is decoded in pieces
+of at least 2 tokens (llama.cpp computes a 1-token piece slightly differently), so the same
+(paper, prompt, sample) gives the same text whichever papers share its batches, alone or among
+many. With a unified cache, where a sequence's cells land depends on the others, and texts may
+differ by float rounding (which a small model amplifies within a few tokens).
+
+A request whose prompt does not fit the context gets a Generation with finish_reason "error"
+(the others go on). ``backend.stats`` counts prompt and generated tokens, the time spent in
+decode calls with prompt tokens (prefill) and without (generation), and in sampling.
 """
 
 from __future__ import annotations
 
+import ctypes
+import hashlib
+import heapq
 import importlib.util
 import logging
 import os
+import tempfile
+import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from semcse.config import SamplingConfig
 from semcse.hashing import stable_int
@@ -31,6 +57,10 @@ from semcse.summaries.backends.base import BackendError, Generation, PaperJob, R
 log = logging.getLogger(__name__)
 
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+SCHEDULES = ("continuous", "per-paper")
+QUANTIZATIONS = ("as-shipped", "q8_0", "q4_0")
+_FTYPES = {"q8_0": 7, "q4_0": 2}  # llama_ftype: LLAMA_FTYPE_MOSTLY_Q8_0, LLAMA_FTYPE_MOSTLY_Q4_0
+_MIN_SHARED_PREFIX = 8  # a cross-paper prefix shorter than this is not worth a sequence of its own
 
 
 def default_gguf_path() -> Path:
@@ -44,6 +74,69 @@ def default_gguf_path() -> Path:
     return path
 
 
+# ---- quantisation ------------------------------------------------------------------------------
+
+
+def model_cache_dir() -> Path:
+    """Where converted GGUFs are kept: ``$SEMCSE_CACHE/models``, else ``$XDG_CACHE_HOME/semcse/models``,
+    else ``~/.cache/semcse/models``."""
+    if os.environ.get("SEMCSE_CACHE"):
+        return Path(os.environ["SEMCSE_CACHE"]) / "models"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "semcse" / "models"
+
+
+def quantized_name(name: str, quantization: str) -> str:
+    """The file name of GGUF ``name`` converted to ``quantization`` (``name`` itself when as shipped):
+    ``SmolLM2-135M-Instruct.Q4_1.gguf`` -> ``SmolLM2-135M-Instruct.Q4_1.Q8_0.gguf``."""
+    if quantization == "as-shipped":
+        return name
+    stem = name[: -len(".gguf")] if name.endswith(".gguf") else name
+    return f"{stem}.{quantization.upper()}.gguf"
+
+
+def quantize_gguf(source: str | os.PathLike, quantization: str, cache_dir: str | os.PathLike | None = None,
+                  n_threads: int | None = None) -> Path:
+    """``source`` converted to ``quantization`` (``q8_0`` or ``q4_0``) with llama.cpp's quantizer, once:
+    the file is cached under ``cache_dir`` (default :func:`model_cache_dir`) in a folder keyed by the
+    source's path, size and modification time, written atomically, and reused by later calls.
+    ``as-shipped`` returns ``source`` itself."""
+    source = Path(source)
+    if quantization == "as-shipped":
+        return source
+    if quantization not in _FTYPES:
+        raise BackendError(f"unknown quantization {quantization!r} (one of {', '.join(QUANTIZATIONS)})")
+    try:
+        st = source.stat()
+    except OSError as exc:
+        raise BackendError(f"model file not found: {source}") from exc
+    key = hashlib.sha1(f"{source.resolve()}\x1f{st.st_size}\x1f{st.st_mtime_ns}".encode()).hexdigest()[:12]
+    out = Path(cache_dir or model_cache_dir()) / key / quantized_name(source.name, quantization)
+    if out.exists():
+        return out
+    import llama_cpp
+
+    llama_cpp.llama_backend_init()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        params = llama_cpp.llama_model_quantize_default_params()
+        params.ftype = _FTYPES[quantization]
+        params.allow_requantize = True  # the source is quantized already (Q4_1 as shipped)
+        params.nthread = n_threads or 0
+        log.info("converting %s to %s (once; cached at %s)", source.name, quantization, out)
+        rc = llama_cpp.llama_model_quantize(str(source).encode(), tmp.encode(), ctypes.byref(params))
+        if rc != 0:
+            raise BackendError(f"llama.cpp could not convert {source.name} to {quantization} (code {rc})")
+        os.replace(tmp, out)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return out
+
+
+# ---- planning ----------------------------------------------------------------------------------
+
+
 def _common_prefix_len(seqs: list[list[int]]) -> int:
     n = min(len(s) for s in seqs)
     for i in range(n):
@@ -51,6 +144,49 @@ def _common_prefix_len(seqs: list[list[int]]) -> int:
         if any(s[i] != t for s in seqs[1:]):
             return i
     return n
+
+
+def _round_up(n: int, k: int) -> int:
+    return -(-n // k) * k
+
+
+def plan_groups(toks: list[list[int]], max_seqs: int, capacity: int, max_tokens: int,
+                shared: bool = True) -> tuple[list[tuple[list[int], int]], list[int]]:
+    """Split one paper's requests (their prompt tokens, in order) into groups decoded together.
+
+    ``shared`` (a unified KV cache): a group holds at most ``max_seqs`` requests whose shared prefix
+    (once) plus every member's own prompt tokens and ``max_tokens`` fit ``capacity`` cells; its cost
+    is that sum. Otherwise (one KV stream of ``capacity`` cells per sequence) groups are cut by
+    ``max_seqs`` only, at cost 0. Returns ``([(request indices, cost)], misfits)``, misfits being the
+    requests whose prompt plus ``max_tokens`` alone exceeds ``capacity``."""
+    groups: list[tuple[list[int], int]] = []
+    misfits: list[int] = []
+    cur: list[int] = []
+    p = own = 0  # shared prefix of the current group; its members' own tokens + max_tokens, over the group
+    for i, t in enumerate(toks):
+        if len(t) + max_tokens > capacity:
+            misfits.append(i)
+            continue
+        if cur and len(cur) < max_seqs:
+            if not shared:
+                cur.append(i)
+                continue
+            p_new = min(p, _common_prefix_len([toks[cur[0]], t]))
+            # shrinking the shared prefix moves (p - p_new) tokens into every member's own part
+            own_new = own + (p - p_new) * len(cur) + len(t) - p_new + max_tokens
+            if p_new + own_new <= capacity:
+                cur.append(i)
+                p, own = p_new, own_new
+                continue
+        if cur:
+            groups.append((cur, p + own if shared else 0))
+        cur, p, own = [i], len(t), max_tokens
+    if cur:
+        groups.append((cur, p + own if shared else 0))
+    return groups, misfits
+
+
+# ---- run state ---------------------------------------------------------------------------------
 
 
 @dataclass
@@ -65,27 +201,78 @@ class _Seq:
     done: bool = False
     finish_reason: str = "length"
     text: bytearray = field(default_factory=bytearray)
+    index: int = -1  # the request's index in its paper (continuous schedule)
+    group: "_Group | None" = None
+
+
+@dataclass
+class _Paper:
+    job: PaperJob
+    toks: list[list[int]]
+    gens: list[Generation | None]
+    open: int  # requests not finished yet
+    groups: deque | None = None  # (request indices, KV cost) not admitted yet; None: not planned yet
+    deferred: list[int] = field(default_factory=list)  # requests waiting for longer streams
+
+
+@dataclass
+class _Group:
+    paper: _Paper
+    open: int  # sequences still generating or waiting for their prompt
+    shared_cost: int = 0  # KV cells (unified cache) released when the whole group is done
+
+
+@dataclass
+class _Span:
+    """Prompt tokens waiting for a decode call: ``tokens[done:]`` at positions ``pos + done, ...``."""
+
+    tokens: list[int]
+    pos: int
+    seq_ids: tuple[int, ...]
+    starts: list[_Seq]  # sequences that sample their first token from the last token's logits
+    then: Callable[[], None] | None = None  # runs once the last token is decoded
+    done: int = 0
 
 
 class LlamaCppBackend:
-    """Embedded llama.cpp generation with shared-prefix KV reuse and batched parallel sampling.
+    """Embedded llama.cpp generation: continuous batching across papers with shared-prefix KV reuse.
 
-    ``model``: a GGUF path (default: SmolLM2-135M-Instruct). ``n_parallel``: the most sequences
-    decoded together (default: all K*C requests of a paper, up to 64).
+    ``model``: a GGUF path (default: SmolLM2-135M-Instruct), converted once to ``quantization``
+    (``as-shipped``, ``q8_0``, ``q4_0``; see :func:`quantize_gguf`). ``schedule``: ``continuous``
+    (default) or ``per-paper`` (the previous engine). ``n_parallel``: sequences in flight at once
+    (per paper: the initial number, grown up to ``max_parallel`` for a paper's K*C). ``kv_unified``:
+    False (default): one KV stream per sequence, ``n_ctx / (n_parallel + 1)`` cells each, attention
+    scans only the sequence's own cells, prefixes are copied; True: one cache for all, prefix cells
+    shared by tagging, attention scans every cell in use. ``n_ctx``: KV cells in all (default: sized
+    from ``n_parallel`` and the run's max_tokens; per paper: 8192 or the model's training context).
+    ``n_batch``: prompt tokens per step (and the most tokens per decode call); ``n_ubatch``:
+    llama.cpp's physical batch. ``share_prefix``: decode the prefix every paper shares once per run.
+    ``flash_attn``: True / False / None (llama.cpp's auto); default off for the continuous schedule,
+    auto per paper. ``cache_dir``: where converted GGUFs are kept.
     """
 
     def __init__(self, model: str | os.PathLike | None = None, n_ctx: int | None = None, n_threads: int | None = None,
-                 n_gpu_layers: int = 0, n_parallel: int = 16, max_parallel: int = 64, verbose: bool = False):
+                 n_gpu_layers: int = 0, n_parallel: int = 32, max_parallel: int = 64, verbose: bool = False,
+                 schedule: str = "continuous", kv_unified: bool = False, n_batch: int | None = None,
+                 n_ubatch: int | None = None, quantization: str = "as-shipped", share_prefix: bool = True,
+                 flash_attn: bool | None | str = "default", cache_dir: str | os.PathLike | None = None):
         import llama_cpp
         from llama_cpp import _internals, _logger
 
         _logger.set_verbose(verbose)  # llama.cpp's own log lines only when asked for
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
+        if schedule not in SCHEDULES:
+            raise BackendError(f"unknown schedule {schedule!r} (one of {', '.join(SCHEDULES)})")
         self.ll = llama_cpp
+        self._ctx = None
+        self._batch = None
+        self.model = None
         path = Path(model) if model else default_gguf_path()
         if not path.exists():
             raise BackendError(f"model file not found: {path}")
+        self.n_threads = n_threads or os.cpu_count() or 2
+        path = quantize_gguf(path, quantization, cache_dir, self.n_threads)
         llama_cpp.llama_backend_init()
         mparams = llama_cpp.llama_model_default_params()
         mparams.n_gpu_layers = n_gpu_layers
@@ -94,6 +281,7 @@ class LlamaCppBackend:
         except ValueError as exc:
             raise BackendError(f"cannot load GGUF model {path}: {exc}") from exc
         self.model_name = path.name
+        self.model_path = path
         self.vocab = self.model.vocab
         meta = self.model.metadata()
         template = meta.get("tokenizer.chat_template")
@@ -106,35 +294,98 @@ class LlamaCppBackend:
 
         self.formatter = Jinja2ChatFormatter(template, eos_token=tok_text("tokenizer.ggml.eos_token_id"), bos_token=tok_text("tokenizer.ggml.bos_token_id"))
         self.add_bos = bool(llama_cpp.llama_vocab_get_add_bos(self.vocab)) and "bos_token" not in template
+        self.schedule = schedule
+        self.kv_unified = bool(kv_unified)
+        self.share_prefix = bool(share_prefix)
+        # flash attention's results depend on where a sequence's cells sit and on the batch: off by default
+        # in the continuous schedule (the same texts whatever shares the batch); the per-paper engine kept
+        # llama.cpp's auto choice
+        self.flash_attn = (False if schedule == "continuous" else None) if flash_attn == "default" else flash_attn
         self.max_parallel = max_parallel
-        self.n_seq = max(1, min(max_parallel, n_parallel))
-        self.n_ctx = n_ctx or min(8192, max(2048, self.model.n_ctx_train()))
-        self.n_threads = n_threads or os.cpu_count() or 2
-        self._ctx = None
-        self._batch = None
-        self._make_context(self.n_seq)
+        self.n_parallel = max(1, n_parallel)
+        self.user_n_ctx = n_ctx
+        self.base_ctx = n_ctx or min(8192, max(2048, self.model.n_ctx_train()))  # the per-paper engine's context
+        self.max_seq_ctx = self.base_ctx  # the longest prompt + max_tokens one sequence may take
+        self.n_batch_req = n_batch
+        self.n_ubatch_req = n_ubatch
+        self._pieces: dict[int, bytes] = {}
+        self._eog: dict[int, bool] = {}
+        self._shape: tuple | None = None
+        self.stats = self._new_stats()
+        self._pp_seq = max(1, min(max_parallel, n_parallel))  # the per-paper schedule's sequences
+        if schedule == "continuous":
+            self._ensure_context(*self._continuous_shape(SamplingConfig().max_tokens))
+        else:
+            self._ensure_context(self.base_ctx, self._pp_seq, True)
+
+    @property
+    def job_window(self) -> int:
+        """How many unfinished papers this engine wants handed to it at once (the isolated wrapper's window)."""
+        return self.n_parallel + 3 if self.schedule == "continuous" else 1
+
+    @staticmethod
+    def _new_stats() -> dict:
+        return {"decode_calls": 0, "prefill_calls": 0, "prefill_s": 0.0, "gen_calls": 0, "gen_s": 0.0,
+                "prompt_tokens": 0, "generated_tokens": 0, "sample_s": 0.0, "seq_steps": 0, "max_in_flight": 0,
+                "pad_tokens": 0, "deferred_requests": 0}
+
+    def reset_stats(self) -> None:
+        self.stats = self._new_stats()
 
     # ---- context management --------------------------------------------------------------------
 
-    def _make_context(self, n_seq: int) -> None:
+    def _continuous_shape(self, max_tokens: int) -> tuple[int, int, bool]:
+        """(n_ctx, n_seq_max, unified) of the continuous schedule for this max_tokens; one sequence more
+        than ``n_parallel`` holds the prefix every paper shares."""
+        n = self.n_parallel
+        if self.kv_unified:  # room for n sequences of a 2-prompt paper of ~500 tokens, at least the per-paper context
+            return self.user_n_ctx or max(self.base_ctx, _round_up(n * (max_tokens + 384), 256)), n + 1, True
+        # one stream per sequence (llama.cpp sizes streams in multiples of 256 cells), by default long enough
+        # for a prompt of 512 tokens (longer ones wait for the end of the input; see _ContinuousRun)
+        per = max(256, self.user_n_ctx // (n + 1) // 256 * 256) if self.user_n_ctx else _round_up(max_tokens + 512, 256)
+        return (n + 1) * per, n + 1, False
+
+    def _ensure_context(self, n_ctx: int, n_seq: int, unified: bool) -> None:
+        if self._ctx is None or self._shape != (n_ctx, n_seq, unified):
+            self._make_context(n_ctx, n_seq, unified)
+
+    def _make_context(self, n_ctx: int, n_seq: int, unified: bool) -> None:
         ll = self.ll
         self._free_context()
+        default_batch = 512 if self.schedule == "continuous" else 2048
+        n_batch = max(self.n_batch_req or default_batch, self.n_parallel + 16 if self.schedule == "continuous" else 1)
+        n_batch = min(n_batch, n_ctx)
         cparams = ll.llama_context_default_params()
-        cparams.n_ctx = self.n_ctx
-        cparams.n_batch = min(2048, self.n_ctx)
-        cparams.n_ubatch = 512
+        cparams.n_ctx = n_ctx
+        cparams.n_batch = n_batch
+        cparams.n_ubatch = min(self.n_ubatch_req or 512, n_batch)
         cparams.n_seq_max = n_seq
         cparams.n_threads = self.n_threads
         cparams.n_threads_batch = self.n_threads
-        cparams.kv_unified = True  # one cache: prefix cells shared by all sequences
+        cparams.kv_unified = unified  # unified: prefix cells shared by tagging; else one stream per sequence
         cparams.no_perf = True
+        if self.flash_attn is not None:  # else llama.cpp's auto
+            cparams.flash_attn_type = ll.LLAMA_FLASH_ATTN_TYPE_ENABLED if self.flash_attn else ll.LLAMA_FLASH_ATTN_TYPE_DISABLED
         ctx = ll.llama_init_from_model(self.model.model, cparams)
         if ctx is None:
-            raise BackendError(f"llama.cpp could not create a context (n_ctx={self.n_ctx}, n_seq={n_seq})")
+            raise BackendError(f"llama.cpp could not create a context (n_ctx={n_ctx}, n_seq={n_seq}, kv_unified={unified})")
         self._ctx = ctx
+        self._mem = ll.llama_get_memory(ctx)
+        self._shape = (n_ctx, n_seq, unified)
         self.n_seq = n_seq
-        self.n_batch = cparams.n_batch
-        self._batch = ll.llama_batch_init(max(self.n_batch, n_seq), 0, n_seq)
+        self.n_ctx = ll.llama_n_ctx(ctx)
+        self.n_ctx_seq = ll.llama_n_ctx_seq(ctx)  # cells one sequence can use (n_ctx / n_seq without a unified cache)
+        self.n_batch = n_batch
+        self.n_ubatch = cparams.n_ubatch
+        cap = max(n_batch, n_seq)
+        b = ll.llama_batch_init(cap, 0, n_seq)
+        self._batch = b
+        # writable views of the batch arrays: slices are filled in one go, not token by token
+        self._b_tok = (ctypes.c_int32 * cap).from_address(ctypes.addressof(b.token.contents))
+        self._b_pos = (ctypes.c_int32 * cap).from_address(ctypes.addressof(b.pos.contents))
+        self._b_nseq = (ctypes.c_int32 * cap).from_address(ctypes.addressof(b.n_seq_id.contents))
+        self._b_logits = (ctypes.c_int8 * cap).from_address(ctypes.addressof(b.logits.contents))
+        self._b_seq = [(ctypes.c_int32 * n_seq).from_address(ctypes.addressof(b.seq_id[i].contents)) for i in range(cap)]
 
     def _free_context(self) -> None:
         if self._batch is not None:
@@ -143,6 +394,7 @@ class LlamaCppBackend:
         if self._ctx is not None:
             self.ll.llama_free(self._ctx)
             self._ctx = None
+            self._shape = None
 
     def close(self) -> None:
         self._free_context()
@@ -166,27 +418,60 @@ class LlamaCppBackend:
         if sampling.temperature <= 0:
             ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_greedy())
             return chain
-        if sampling.top_k:
+        if sampling.top_k:  # first: the later samplers see k candidates, not the vocabulary
             ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_top_k(sampling.top_k))
         ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_top_p(sampling.top_p, 1))
         ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_temp(sampling.temperature))
         ll.llama_sampler_chain_add(chain, ll.llama_sampler_init_dist(seed))
         return chain
 
-    def _decode(self, entries: list[tuple[int, int, list[int], bool]]) -> None:
-        """Decode (token, pos, seq_ids, wants_logits) entries as one batch."""
+    def _decode_lists(self, toks: list[int], pos: list[int], seq_ids: list[tuple[int, ...]], logits: list[int],
+                      n_prompt: int = 0) -> None:
+        """Decode one batch given as parallel lists; ``n_prompt``: how many are prompt tokens (for the stats)."""
+        n = len(toks)
         b = self._batch
-        b.n_tokens = len(entries)
-        for i, (tok, pos, seq_ids, logits) in enumerate(entries):
-            b.token[i] = tok
-            b.pos[i] = pos
-            b.n_seq_id[i] = len(seq_ids)
-            for j, s in enumerate(seq_ids):
-                b.seq_id[i][j] = s
-            b.logits[i] = logits
+        b.n_tokens = n
+        self._b_tok[:n] = toks
+        self._b_pos[:n] = pos
+        self._b_logits[:n] = logits
+        self._b_nseq[:n] = [len(s) for s in seq_ids]
+        seq = self._b_seq
+        for i, ids in enumerate(seq_ids):
+            if len(ids) == 1:
+                seq[i][0] = ids[0]
+            else:
+                seq[i][: len(ids)] = ids
+        t0 = time.perf_counter()
         rc = self.ll.llama_decode(self._ctx, b)
+        dt = time.perf_counter() - t0
+        st = self.stats
+        st["decode_calls"] += 1
+        if n_prompt:
+            st["prefill_calls"] += 1
+            st["prefill_s"] += dt
+            st["prompt_tokens"] += n_prompt
+        else:
+            st["gen_calls"] += 1
+            st["gen_s"] += dt
         if rc != 0:
             raise BackendError(f"llama_decode failed (code {rc}); the context may be too small (n_ctx={self.n_ctx})")
+
+    def _decode(self, entries: list[tuple[int, int, list[int], bool]]) -> None:
+        """Decode (token, pos, seq_ids, wants_logits) entries as one batch."""
+        self._decode_lists([e[0] for e in entries], [e[1] for e in entries], [tuple(e[2]) for e in entries],
+                           [int(e[3]) for e in entries], n_prompt=len(entries) if len(entries) > 1 else 0)
+
+    def _piece(self, tok: int) -> bytes:
+        piece = self._pieces.get(tok)
+        if piece is None:
+            piece = self._pieces[tok] = self.model.token_to_piece(tok, special=False).rstrip(b"\x00")
+        return piece
+
+    def _is_eog(self, tok: int) -> bool:
+        eog = self._eog.get(tok)
+        if eog is None:
+            eog = self._eog[tok] = bool(self.ll.llama_vocab_is_eog(self.vocab, tok))
+        return eog
 
     def _piece_text(self, tokens: list[int]) -> str:
         return self.model.detokenize(tokens, special=False).decode("utf-8", errors="replace")
@@ -196,18 +481,18 @@ class LlamaCppBackend:
     def self_test(self, prompt_tokens: int = 300, gen_tokens: int = 16) -> dict:
         """Decode a prompt of at least ``prompt_tokens`` tokens, then greedily generate exactly
         ``gen_tokens`` more (end-of-text ignored): the matrix kernels a real summary uses."""
-        import time
-
         sentence = ("We study contrastive sentence embeddings for scientific abstracts, where summaries "
                     "written by a language model of the same paper serve as positives. ")
         text = sentence
         while len(self.tokenize(text)) < prompt_tokens:
             text += sentence
         toks = self.tokenize(self.render([{"role": "user", "content": text + "Summarize this in one sentence."}]))
-        if len(toks) + gen_tokens > self.n_ctx:
-            raise BackendError(f"self-test needs {len(toks) + gen_tokens} tokens; n_ctx={self.n_ctx}")
+        if len(toks) + gen_tokens > self.n_ctx_seq:  # e.g. a short stream per sequence: one sequence, the whole context
+            self._ensure_context(self.base_ctx, 1, True)
+        if len(toks) + gen_tokens > self.n_ctx_seq:
+            raise BackendError(f"self-test needs {len(toks) + gen_tokens} tokens; n_ctx={self.n_ctx_seq}")
         ll = self.ll
-        ll.llama_memory_clear(ll.llama_get_memory(self._ctx), True)
+        ll.llama_memory_clear(self._mem, True)
         t0 = time.perf_counter()
         for start in range(0, len(toks), self.n_batch):
             chunk = range(start, min(len(toks), start + self.n_batch))
@@ -225,6 +510,7 @@ class LlamaCppBackend:
                 idx, pos = 0, pos + 1
         finally:
             ll.llama_sampler_free(sampler)
+            ll.llama_memory_clear(self._mem, True)
         t_total = time.perf_counter() - t0
         return {"prompt_tokens": len(toks), "generated_tokens": len(out),
                 "prompt_tokens_per_s": round(len(toks) / t_prompt, 1) if t_prompt > 0 else None,
@@ -234,15 +520,55 @@ class LlamaCppBackend:
     # ---- generation ----------------------------------------------------------------------------
 
     def run(self, jobs: Iterable[PaperJob], sampling: SamplingConfig) -> Iterator[tuple[PaperJob, list[Generation]]]:
-        for job in jobs:
-            yield job, self.generate_paper(job, sampling)
+        if self.schedule == "per-paper":
+            for job in jobs:
+                yield job, self._per_paper(job, sampling)
+            return
+        yield from self._run_continuous(jobs, sampling)
 
     def generate_paper(self, job: PaperJob, sampling: SamplingConfig) -> list[Generation]:
-        """All requests of one paper, sharing the prefix; returns one Generation per request."""
+        """All requests of one paper, by this engine's schedule; one Generation per request, in request order."""
+        if self.schedule == "per-paper":
+            return self._per_paper(job, sampling)
+        [(_, gens)] = list(self._run_continuous([job], sampling))
+        return gens
+
+    def _sample(self, s: _Seq, sampling: SamplingConfig) -> None:
+        tok = self.ll.llama_sampler_sample(s.sampler, self._ctx, s.logit_idx)
+        if self._is_eog(tok):
+            s.done, s.finish_reason = True, "stop"
+            return
+        s.tokens.append(tok)
+        start = len(s.text)
+        s.text += self._piece(tok)
+        for stop in s.request.stop if s.text.strip() else ():  # leading blank lines are not a stop
+            b = stop.encode("utf-8")
+            hit = s.text.find(b, max(0, start - len(b) + 1))
+            if hit != -1:
+                del s.text[hit:]
+                s.done, s.finish_reason = True, "stop"
+                return
+        if len(s.tokens) >= sampling.max_tokens:
+            s.done, s.finish_reason = True, "length"
+
+    @staticmethod
+    def _generation(s: _Seq) -> Generation:
+        return Generation(s.request.prompt_id, s.request.sample, s.text.decode("utf-8", errors="replace"),
+                          tokens=len(s.tokens), prompt_tokens=s.prompt_tokens, finish_reason=s.finish_reason)
+
+    # ---- continuous schedule: see _ContinuousRun -------------------------------------------------------
+
+    def _run_continuous(self, jobs: Iterable[PaperJob], sampling: SamplingConfig) -> Iterator[tuple[PaperJob, list[Generation]]]:
+        return _ContinuousRun(self, jobs, sampling).run()
+
+    # ---- per-paper schedule (the engine before continuous batching) -----------------------------------
+
+    def _per_paper(self, job: PaperJob, sampling: SamplingConfig) -> list[Generation]:
+        """All requests of one paper, sharing the prefix in a unified cache; one Generation per request."""
         rendered = [self.tokenize(self.render(r.messages)) for r in job.requests]
         need_parallel = min(len(job.requests), self.max_parallel)
-        if need_parallel > self.n_seq:
-            self._make_context(need_parallel)
+        self._pp_seq = max(self._pp_seq, need_parallel)  # grown for a paper's K*C, never shrunk
+        self._ensure_context(self.base_ctx, self._pp_seq, True)
         out: list[Generation] = []
         # waves: as many requests as fit the context and the sequence limit
         order = list(range(len(job.requests)))
@@ -271,8 +597,7 @@ class LlamaCppBackend:
 
     def _generate_wave(self, job: PaperJob, reqs: list[Request], toks: list[list[int]], sampling: SamplingConfig) -> list[Generation]:
         ll = self.ll
-        mem = ll.llama_get_memory(self._ctx)
-        ll.llama_memory_clear(mem, True)
+        ll.llama_memory_clear(self._mem, False)
         n = len(reqs)
         p = _common_prefix_len(toks)
         if p == min(len(t) for t in toks):  # keep >= 1 own token per sequence for its logits
@@ -281,7 +606,8 @@ class LlamaCppBackend:
         # 1. shared prefix, once, tagged with every sequence
         for start in range(0, p, self.n_batch):
             chunk = range(start, min(p, start + self.n_batch))
-            self._decode([(toks[0][i], i, all_ids, False) for i in chunk])
+            self._decode_lists([toks[0][i] for i in chunk], list(chunk), [tuple(all_ids)] * len(chunk), [0] * len(chunk),
+                               n_prompt=len(chunk))
         # 2. the distinct suffixes: identical suffixes (samples of one prompt) decoded once
         groups: dict[tuple[int, ...], list[int]] = {}
         for k, t in enumerate(toks):
@@ -293,7 +619,8 @@ class LlamaCppBackend:
         def flush() -> None:
             if not entries:
                 return
-            self._decode(entries)
+            self._decode_lists([e[0] for e in entries], [e[1] for e in entries], [tuple(e[2]) for e in entries],
+                               [int(e[3]) for e in entries], n_prompt=len(entries))
             for ids, idx, pos in pending:
                 for k in ids:
                     seqs[k] = _Seq(reqs[k], k, self._make_sampler(sampling, stable_int(sampling.seed, job.paper_id, reqs[k].prompt_id, reqs[k].sample)),
@@ -302,27 +629,29 @@ class LlamaCppBackend:
             entries.clear()
             pending.clear()
 
-        for suffix, ids in groups.items():
-            if len(entries) + len(suffix) > self.n_batch:
-                flush()
-            for j, tok in enumerate(suffix):
-                entries.append((tok, p + j, ids, j == len(suffix) - 1))
-            pending.append((ids, len(entries) - 1, p + len(suffix)))
-        flush()
-        # 3. lock-step decoding of all unfinished sequences
         try:
+            for suffix, ids in groups.items():
+                if len(entries) + len(suffix) > self.n_batch:
+                    flush()
+                for j, tok in enumerate(suffix):
+                    entries.append((tok, p + j, ids, j == len(suffix) - 1))
+                pending.append((ids, len(entries) - 1, p + len(suffix)))
+            flush()
+            # 3. lock-step decoding of all unfinished sequences
             while True:
                 active = [s for s in seqs if s is not None and not s.done]
                 if not active:
                     break
-                step = []
                 for i, s in enumerate(active):
-                    step.append((s.tokens[-1], s.pos, [s.seq_id], True))
                     s.logit_idx = i
-                    s.pos += 1
-                self._decode(step)
+                self._decode_lists([s.tokens[-1] for s in active], [s.pos for s in active], [(s.seq_id,) for s in active],
+                                   [1] * len(active))
+                self.stats["seq_steps"] += len(active)
+                t0 = time.perf_counter()
                 for s in active:
+                    s.pos += 1
                     self._sample(s, sampling)
+                self.stats["sample_s"] += time.perf_counter() - t0
         finally:
             for s in seqs:
                 if s is not None:
@@ -330,24 +659,350 @@ class LlamaCppBackend:
         gens = []
         for s in seqs:
             assert s is not None
-            gens.append(Generation(s.request.prompt_id, s.request.sample, s.text.decode("utf-8", errors="replace"),
-                                   tokens=len(s.tokens), prompt_tokens=s.prompt_tokens, finish_reason=s.finish_reason))
+            self.stats["generated_tokens"] += len(s.tokens)
+            gens.append(self._generation(s))
         return gens
 
-    def _sample(self, s: _Seq, sampling: SamplingConfig) -> None:
-        tok = self.ll.llama_sampler_sample(s.sampler, self._ctx, s.logit_idx)
-        if self.ll.llama_vocab_is_eog(self.vocab, tok):
-            s.done, s.finish_reason = True, "stop"
+
+class _ContinuousRun:
+    """One ``run()`` of the continuous schedule: admission, batched prefill, decode steps, completion.
+
+    Sequence ids ``0 .. n_par-1`` serve the papers (lowest free first); id ``n_par`` holds the
+    prefix every paper shares. Without a unified cache every id owns a KV stream, and llama.cpp
+    splits a batch where the seq ids stop being consecutive: a free id inside the batch's range
+    gets a throwaway token (removed after the call) so the generating sequences stay one ubatch.
+    Requests too long for one stream wait for the end of the input, when the context is rebuilt
+    with fewer, longer streams (the same cells) for them.
+    """
+
+    def __init__(self, engine: LlamaCppBackend, jobs: Iterable[PaperJob], sampling: SamplingConfig):
+        self.e = engine
+        self.ll = engine.ll
+        self.sampling = sampling
+        self.max_tokens = sampling.max_tokens
+        self.unified = engine.kv_unified
+        self.source = iter(jobs)
+        self.exhausted = False
+        self.ready: deque[_Paper] = deque()  # pulled papers with groups not admitted yet
+        self.prefill: deque[_Span] = deque()  # prompt tokens waiting for a decode call, in order
+        self.running: list[_Seq] = []  # sequences generating
+        self.live: dict[int, _Seq] = {}  # admitted and not finished, by seq id (each holds a sampler)
+        self.finished: list[_Paper] = []  # complete, to be yielded
+        self.deferred: list[_Paper] = []  # papers with requests too long for the current streams
+        self._setup(*engine._continuous_shape(self.max_tokens))
+
+    def _setup(self, n_ctx: int, n_seq: int, unified: bool) -> None:
+        e = self.e
+        e._ensure_context(n_ctx, n_seq, unified)
+        self.ll.llama_memory_clear(e._mem, False)
+        self.mem = e._mem
+        self.n_par = e.n_seq - 1
+        self.reserved = self.n_par
+        self.free = list(range(self.n_par))
+        self.used = 0  # KV cells reserved by admitted groups (unified cache)
+        self.shared: list[int] | None = None  # the cross-paper prefix held by the reserved sequence (None: not decided)
+
+    # -- input ----------------------------------------------------------------------------------
+
+    def _pull(self) -> bool:
+        job = next(self.source, None)
+        if job is None:
+            self.exhausted = True
+            return False
+        e = self.e
+        toks = [e.tokenize(e.render(r.messages)) for r in job.requests]
+        self.ready.append(_Paper(job, toks, [None] * len(job.requests), len(job.requests)))
+        return True
+
+    def _capacity(self) -> int:
+        return self.e.n_ctx - len(self.shared or ()) if self.unified else self.e.n_ctx_seq
+
+    def _establish_shared_prefix(self) -> None:
+        """Decode the prefix the first two papers share (chat template + system prompt) once, into the reserved sequence."""
+        self.shared = []
+        if not self.e.share_prefix:
             return
-        s.tokens.append(tok)
-        start = len(s.text)
-        s.text += self.model.token_to_piece(tok, special=False).rstrip(b"\x00")
-        for stop in s.request.stop if s.text.strip() else ():  # leading blank lines are not a stop
-            b = stop.encode("utf-8")
-            hit = s.text.find(b, max(0, start - len(b) + 1))
-            if hit != -1:
-                del s.text[hit:]
-                s.done, s.finish_reason = True, "stop"
+        while len(self.ready) < 2 and not self.exhausted:
+            self._pull()
+        firsts = [p.toks[0] for p in list(self.ready)[:2] if p.toks]
+        if len(firsts) < 2:
+            return
+        g = firsts[0][: min(_common_prefix_len(firsts), min(len(t) for t in firsts) - 1)]
+        if len(g) < _MIN_SHARED_PREFIX or len(g) + self.max_tokens > self._capacity():
+            return
+        e = self.e
+        for start in range(0, len(g), e.n_batch):
+            chunk = range(start, min(len(g), start + e.n_batch))
+            e._decode_lists([g[i] for i in chunk], list(chunk), [(self.reserved,)] * len(chunk), [0] * len(chunk),
+                            n_prompt=len(chunk))
+        self.shared = g
+
+    def _plan(self, paper: _Paper, indices: list[int] | None = None, final: bool = False) -> None:
+        """Cut the paper's requests (``indices``: only these) into groups; errors for requests that never fit;
+        requests too long for the current streams deferred (unless ``final``)."""
+        e, max_tokens = self.e, self.max_tokens
+        cap = self._capacity()
+        fit, late = [], []
+        for k in range(len(paper.toks)) if indices is None else indices:
+            need = len(paper.toks[k]) + max_tokens
+            if need <= cap:
+                fit.append(k)
+            elif not self.unified and not final and need <= e.max_seq_ctx:
+                late.append(k)
+            else:
+                r = paper.job.requests[k]
+                where = f"n_ctx={e.n_ctx}" if self.unified else f"the {e.max_seq_ctx} cells one sequence may use (n_ctx)"
+                paper.gens[k] = Generation(r.prompt_id, r.sample, "", prompt_tokens=len(paper.toks[k]), finish_reason="error",
+                                           extra={"error": f"prompt of {len(paper.toks[k])} tokens + {max_tokens} does not fit {where}"})
+                paper.open -= 1
+        groups, _ = plan_groups([paper.toks[k] for k in fit], self.n_par, cap, max_tokens, shared=self.unified)
+        paper.groups = deque(([fit[i] for i in idx], cost) for idx, cost in groups)
+        paper.deferred = late
+        if late:
+            self.deferred.append(paper)
+            e.stats["deferred_requests"] += len(late)
+
+    # -- admission ------------------------------------------------------------------------------
+
+    def _admit_ready(self) -> None:
+        while True:
+            if not self.ready and (self.exhausted or not self._pull()):
                 return
-        if len(s.tokens) >= sampling.max_tokens:
-            s.done, s.finish_reason = True, "length"
+            if self.shared is None:
+                self._establish_shared_prefix()
+            paper = self.ready[0]
+            if paper.groups is None:
+                self._plan(paper)
+            if not paper.groups:
+                self.ready.popleft()
+                if paper.open == 0:  # nothing fits: its errors are its result
+                    self.finished.append(paper)
+                continue
+            idx, cost = paper.groups[0]
+            if len(idx) > len(self.free):
+                return
+            toks = [paper.toks[k] for k in idx]
+            p = _common_prefix_len(toks)
+            if p == min(len(t) for t in toks):  # keep >= 1 own token per sequence for its logits
+                p -= 1
+            m = min(p, _common_prefix_len([self.shared, toks[0]])) if self.shared else 0
+            if self.unified and self.used + cost - m > self._capacity():
+                return
+            paper.groups.popleft()
+            if not paper.groups:
+                self.ready.popleft()
+            self._admit(paper, idx, toks, p, m, cost)
+
+    def _admit(self, paper: _Paper, idx: list[int], toks: list[list[int]], p: int, m: int, cost: int) -> None:
+        """Give a group sequence ids and samplers, and queue its prompt tokens."""
+        ll, mem, sampling = self.ll, self.mem, self.sampling
+        group = _Group(paper, len(idx))
+        seqs = []
+        for k, t in zip(idx, toks):
+            r = paper.job.requests[k]
+            s = _Seq(r, heapq.heappop(self.free), None, len(t), [], len(t), index=k, group=group)
+            s.sampler = self.e._make_sampler(sampling, stable_int(sampling.seed, paper.job.paper_id, r.prompt_id, r.sample))
+            self.live[s.seq_id] = s
+            seqs.append(s)
+        ids = tuple(s.seq_id for s in seqs)
+        if self.unified:
+            for sid in ids if m else ():  # lend the cross-paper prefix's cells: tags only, no copy
+                ll.llama_memory_seq_cp(mem, self.reserved, sid, 0, m)
+            if p > m:
+                self.prefill.append(_Span(toks[0][m:p], m, ids, []))
+            suffixes: dict[tuple[int, ...], list[_Seq]] = {}  # identical suffixes (samples of one prompt): once
+            for s, t in zip(seqs, toks):
+                suffixes.setdefault(tuple(t[p:]), []).append(s)
+            for suffix, members in suffixes.items():
+                self.prefill.append(_Span(list(suffix), p, tuple(s.seq_id for s in members), members))
+            group.shared_cost = cost - m - len(idx) * self.max_tokens
+            self.used += cost - m
+            return
+        # one stream per sequence: the first sequence's stream gets the prefix, then it is copied (whole streams)
+        root = ids[0]
+        if m:
+            ll.llama_memory_seq_cp(mem, self.reserved, root, -1, -1)
+            if m < len(self.shared):
+                ll.llama_memory_seq_rm(mem, root, m, -1)
+        if len(seqs) == 1:
+            self.prefill.append(_Span(toks[0][m:], m, (root,), seqs))
+            return
+        own = [_Span(t[p:], p, (s.seq_id,), [s]) for s, t in zip(seqs, toks)]
+
+        def copy_prefix() -> None:  # copies are applied in call order at the start of the next decode call
+            for sid in ids[1:]:
+                ll.llama_memory_seq_cp(mem, root, sid, -1, -1)
+            self.prefill.extendleft(reversed(own))
+
+        if p > m:
+            self.prefill.append(_Span(toks[0][m:p], m, (root,), [], then=copy_prefix))
+        else:
+            copy_prefix()
+
+    def _finish(self, s: _Seq) -> None:
+        self.ll.llama_memory_seq_rm(self.mem, s.seq_id, -1, -1)
+        self.ll.llama_sampler_free(self.live.pop(s.seq_id).sampler)
+        s.sampler = None
+        heapq.heappush(self.free, s.seq_id)
+        self.e.stats["generated_tokens"] += len(s.tokens)
+        group = s.group
+        paper = group.paper
+        paper.gens[s.index] = self.e._generation(s)
+        group.open -= 1
+        if self.unified:
+            self.used -= self.max_tokens + (group.shared_cost if group.open == 0 else 0)
+        paper.open -= 1
+        if paper.open == 0:
+            self.finished.append(paper)
+
+    def _grow(self) -> None:
+        """Rebuild the context with fewer, longer streams (the same cells) for the deferred requests."""
+        e = self.e
+        need = max(len(p.toks[k]) + self.max_tokens for p in self.deferred for k in p.deferred)
+        per = min(_round_up(need, 256), max(e.max_seq_ctx, need))
+        n_par = max(1, min(self.n_par, e.n_ctx // per - 1))
+        log.info("%d requests need up to %d cells: %d sequences of %d cells for them",
+                 sum(len(p.deferred) for p in self.deferred), need, n_par, per)
+        self._setup((n_par + 1) * per, n_par + 1, False)
+        papers, self.deferred = self.deferred, []
+        for paper in papers:
+            self._plan(paper, paper.deferred, final=True)
+            self.ready.append(paper)
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    def run(self) -> Iterator[tuple[PaperJob, list[Generation]]]:
+        try:
+            while True:
+                self._admit_ready()
+                while self.finished:
+                    paper = self.finished.pop(0)
+                    yield paper.job, paper.gens
+                if not self.running and not self.prefill:
+                    if self.ready or not self.exhausted:
+                        raise BackendError("internal: a planned group does not fit an empty engine")
+                    if not self.deferred:
+                        break
+                    self._grow()
+                    continue
+                self._step()
+                while self.finished:
+                    paper = self.finished.pop(0)
+                    yield paper.job, paper.gens
+        finally:
+            for s in self.live.values():
+                self.ll.llama_sampler_free(s.sampler)
+                s.sampler = None
+            self.live.clear()
+            if self.e._ctx is not None and self.e._mem is self.mem:
+                self.ll.llama_memory_clear(self.mem, False)
+
+    def _take_prefill(self, room: int) -> tuple[list[int], list[int], list[tuple[int, ...]], list[int], list[tuple[_Span, int]]]:
+        """Pending prompt tokens for one decode call, at most ``room``: (tokens, positions, seq ids, logits flags,
+        completed spans with the index of their last token)."""
+        toks: list[int] = []
+        pos: list[int] = []
+        seq_ids: list[tuple[int, ...]] = []
+        logits: list[int] = []
+        completed: list[tuple[_Span, int]] = []
+        while self.prefill and room > 0:
+            span = self.prefill[0]
+            left = len(span.tokens) - span.done
+            k = min(room, left)
+            if not self.unified:
+                # llama.cpp computes a 1-token piece of a prompt differently from a longer one (float rounding):
+                # pieces of >= 2 tokens only, so a prompt decodes the same whatever shares the call
+                k = min(k, self.e.n_ubatch)
+                if left - k == 1:
+                    k -= 1
+                if k < 2 and left >= 2:
+                    break
+            end = span.done + k
+            toks.extend(span.tokens[span.done:end])
+            pos.extend(range(span.pos + span.done, span.pos + end))
+            seq_ids.extend([span.seq_ids] * k)
+            logits.extend([0] * k)
+            span.done = end
+            room -= k
+            if end == len(span.tokens):
+                self.prefill.popleft()
+                if span.starts:
+                    logits[-1] = 1
+                completed.append((span, len(toks) - 1))
+        return toks, pos, seq_ids, logits, completed
+
+    def _start(self, completed: list[tuple[_Span, int]], index: list[int] | None = None) -> None:
+        """Sample the first token of the sequences whose prompt is in; run the spans' follow-ups."""
+        for span, last in completed:
+            for s in span.starts:
+                s.logit_idx = last if index is None else index[last]
+                self.e._sample(s, self.sampling)
+                self.running.append(s)
+            if span.then is not None:
+                span.then()
+
+    def _step(self) -> None:
+        """One step: a token of every generating sequence and up to n_batch pending prompt tokens. With a
+        unified cache both go in one decode call; with one stream per sequence, prompt tokens go in a call of
+        their own, each sequence's tokens in one piece, and the generating sequences in one more."""
+        e, st = self.e, self.e.stats
+        t_sample = 0.0
+        if self.unified:
+            running = self.running
+            toks = [s.tokens[-1] for s in running]
+            pos = [s.pos for s in running]
+            seq_ids: list[tuple[int, ...]] = [(s.seq_id,) for s in running]
+            logits = [1] * len(running)
+            ptoks, ppos, pseq, plog, completed = self._take_prefill(e.n_batch - len(running))
+            base = len(toks)
+            e._decode_lists(toks + ptoks, pos + ppos, seq_ids + pseq, logits + plog, n_prompt=len(ptoks))
+            st["seq_steps"] += len(running)
+            t0 = time.perf_counter()
+            for i, s in enumerate(running):
+                s.pos += 1
+                s.logit_idx = i
+                e._sample(s, self.sampling)
+            self._start([(span, base + last) for span, last in completed])
+            t_sample += time.perf_counter() - t0
+        else:
+            if self.prefill:
+                ptoks, ppos, pseq, plog, completed = self._take_prefill(e.n_batch)
+                if ptoks:
+                    # descending seq ids: llama.cpp then gives every sequence's piece a ubatch of its own
+                    order = sorted(range(len(ptoks)), key=lambda i: (-pseq[i][0], ppos[i]))
+                    index = [0] * len(order)
+                    for new, old in enumerate(order):
+                        index[old] = new
+                    e._decode_lists([ptoks[i] for i in order], [ppos[i] for i in order], [pseq[i] for i in order],
+                                    [plog[i] for i in order], n_prompt=len(ptoks))
+                    t0 = time.perf_counter()
+                    self._start(completed, index)
+                    t_sample += time.perf_counter() - t0
+            live = sorted((s for s in self.running if not s.done), key=lambda s: s.seq_id)
+            if live:
+                # a throwaway token in each free id between theirs keeps the ids consecutive: one ubatch, not several
+                pads = [sid for sid in range(live[0].seq_id, live[-1].seq_id) if sid not in self.live]
+                entries = sorted([(s.seq_id, s.tokens[-1], s.pos, 1) for s in live] + [(sid, live[0].tokens[-1], 0, 0) for sid in pads])
+                e._decode_lists([x[1] for x in entries], [x[2] for x in entries], [(x[0],) for x in entries],
+                                [x[3] for x in entries])
+                for sid in pads:
+                    self.ll.llama_memory_seq_rm(self.mem, sid, -1, -1)
+                st["pad_tokens"] += len(pads)
+                st["seq_steps"] += len(live)
+                t0 = time.perf_counter()
+                row = {x[0]: i for i, x in enumerate(entries)}
+                for s in live:
+                    s.pos += 1
+                    s.logit_idx = row[s.seq_id]
+                    e._sample(s, self.sampling)
+                t_sample += time.perf_counter() - t0
+        st["max_in_flight"] = max(st["max_in_flight"], len(self.live))
+        t0 = time.perf_counter()
+        still = []
+        for s in self.running:
+            if s.done:
+                self._finish(s)
+            else:
+                still.append(s)
+        self.running = still
+        st["sample_s"] += t_sample + time.perf_counter() - t0
