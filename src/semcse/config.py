@@ -390,9 +390,10 @@ class SummarizeConfig(_Config):
                                range=Range(ge=-1))
     parallel: int = option(32, "Sequences the embedded engine decodes at once, from several papers (continuous "
                            "batching).", range=Range(ge=1, le=255))
-    schedule: Literal["continuous", "per-paper"] = option("continuous", "continuous (sequences of several papers "
-                                                          "decoded together) | per-paper (one paper at a time, its "
-                                                          "K x C together: the engine before continuous batching).")
+    # measured (docs/results.md, Speed): continuous is faster only at 2 x 1 on 2 cores, slower at 5 x 3
+    schedule: Literal["continuous", "per-paper"] = option("per-paper", "per-paper (one paper at a time, its K x C "
+                                                          "sequences together) | continuous (sequences of several "
+                                                          "papers decoded together: faster when a paper has few).")
     kv_unified: bool = option(False, "One llama.cpp KV cache for all sequences (a paper's prefix shared by tagging) "
                               "instead of one stream per sequence (prefix copied; attention reads only the "
                               "sequence's own cells; the same texts whichever papers share a batch).")
