@@ -569,31 +569,16 @@ class LlamaCppBackend:
         need_parallel = min(len(job.requests), self.max_parallel)
         self._pp_seq = max(self._pp_seq, need_parallel)  # grown for a paper's K*C, never shrunk
         self._ensure_context(self.base_ctx, self._pp_seq, True)
-        out: list[Generation] = []
-        # waves: as many requests as fit the context and the sequence limit
-        order = list(range(len(job.requests)))
-        while order:
-            wave: list[int] = []
-            prefix_budget = 0
-            p = len(rendered[order[0]])
-            own = 0  # tokens after the shared prefix plus generated tokens, over the wave
-            for i in order:
-                p_new = min(p, _common_prefix_len([rendered[order[0]], rendered[i]]))
-                # shrinking the shared prefix moves (p - p_new) tokens into every member's own part
-                own_new = own + (p - p_new) * len(wave) + len(rendered[i]) - p_new + sampling.max_tokens
-                cost = p_new + own_new
-                if wave and (len(wave) + 1 > self.n_seq or cost > self.n_ctx):
-                    break
-                wave, prefix_budget, p, own = wave + [i], cost, p_new, own_new
-            if prefix_budget > self.n_ctx:  # a single request does not fit
-                i = wave[0]
-                r = job.requests[i]
-                out.append(Generation(r.prompt_id, r.sample, "", finish_reason="error",
-                                      extra={"error": f"prompt of {len(rendered[i])} tokens + {sampling.max_tokens} does not fit n_ctx={self.n_ctx}"}))
-            else:
-                out.extend(self._generate_wave(job, [job.requests[k] for k in wave], [rendered[k] for k in wave], sampling))
-            order = order[len(wave):]
-        return out
+        # waves: as many requests as fit the context and the sequence limit (the continuous schedule's grouping)
+        waves, misfits = plan_groups(rendered, self.n_seq, self.n_ctx, sampling.max_tokens)
+        out: dict[int, Generation] = {}
+        for i in misfits:
+            r = job.requests[i]
+            out[i] = Generation(r.prompt_id, r.sample, "", finish_reason="error",
+                                extra={"error": f"prompt of {len(rendered[i])} tokens + {sampling.max_tokens} does not fit n_ctx={self.n_ctx}"})
+        for wave, _ in waves:
+            out.update(zip(wave, self._generate_wave(job, [job.requests[k] for k in wave], [rendered[k] for k in wave], sampling)))
+        return [out[i] for i in range(len(job.requests))]
 
     def _generate_wave(self, job: PaperJob, reqs: list[Request], toks: list[list[int]], sampling: SamplingConfig) -> list[Generation]:
         ll = self.ll
