@@ -251,13 +251,14 @@ def score_soup(out: Path, name: str, runs: dict, weight: float, tasks: dict, max
     if len(lasts) < 2:
         print(f"{name}: a soup needs the last checkpoints of 2+ seeds on disk", flush=True)
         return None
-    soup = SentenceTransformer(str(lasts[0]), device="cpu")
-    state = soup.state_dict()
-    for k, path in enumerate(lasts[1:], start=2):  # running mean: soup_k = (1 - 1/k) soup_{k-1} + 1/k ckpt_k
-        state = interpolate_state(state, SentenceTransformer(str(path), device="cpu").state_dict(), 1.0 / k)
-    soup.load_state_dict(state)
-    soup_dir = out / f"{name}-soup"
-    soup.save(str(soup_dir))
+    soup_dir = out / f"{name}-soup-of-{len(lasts)}"  # built once, mixed with the base at every weight
+    if not (soup_dir / "modules.json").exists():
+        soup = SentenceTransformer(str(lasts[0]), device="cpu")
+        state = soup.state_dict()
+        for k, path in enumerate(lasts[1:], start=2):  # running mean: soup_k = (1 - 1/k) soup_{k-1} + 1/k ckpt_k
+            state = interpolate_state(state, SentenceTransformer(str(path), device="cpu").state_dict(), 1.0 / k)
+        soup.load_state_dict(state)
+        soup.save(str(soup_dir))
     metrics = json.loads((lasts[0].parents[1] / RESULT_FILE).read_text())
     target = out / f"{name}-soup-{weight:g}"
     interpolated_model(TrainConfig.from_dict(metrics["config"]), soup_dir, weight,
