@@ -468,6 +468,9 @@ class TrainConfig(_Config):
                                          "within this relative margin of its own abstract.", range=Range(ge=0, lt=1))
     hard_negative_remine: bool = option(False, "Mine the hard negatives again with the model being trained at the start of "
                                         "every epoch after the first (kept with the checkpoints, so a resume replays them).")
+    topic_batches: int = option(0, "Topic batches: cluster the training papers (k-means of the base model's abstract "
+                                "embeddings) into topics of about this many papers and fill each batch with anchors of one "
+                                "topic, so in-batch negatives share a topic; 0 = random batches.", range=Range(ge=0))
     anchors_per_paper: int | None = option(None, "Summaries used as anchors per paper and epoch (default: all).",
                                            range=Range(ge=1))
     filter_summaries: int | None = option(None, "Round-trip filtering: train only on summaries whose own abstract the base "
@@ -557,6 +560,8 @@ class TrainConfig(_Config):
         if self.unsummarised_papers == "train" and not (self.title_anchors or self.span_anchors):
             raise ConfigError("--unsummarised-papers train: papers without summaries train through title and span anchors; "
                               "turn on --title-anchors and/or --span-anchors N")
+        if self.topic_batches and not self.group_by_kind:
+            raise ConfigError("--topic-batches orders the batches the sampler groups by kind: it needs --group-by-kind")
         if self.hard_negative_remine and self.hard_negatives <= 0:
             raise ConfigError("--hard-negative-remine re-mines hard negatives: it needs --hard-negatives above 0")
 

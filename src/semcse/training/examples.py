@@ -120,6 +120,7 @@ class ExampleBuilder:
         self.seed = seed
         self.use_summaries(None)
         self.use_neighbours(neighbours, hard_share)
+        self.topics: np.ndarray | None = None
 
     def use_summaries(self, keep: np.ndarray | None) -> None:
         """Train only on the summaries where ``keep`` (one flag per summary of ``papers``, in their
@@ -342,7 +343,8 @@ class ExampleBuilder:
         last = len(P.sentence_cumlen) - 1
         first, end = np.clip(start, 0, last), np.clip(start + length, 0, last)
         span = P.sentence_cumlen[end] - P.sentence_cumlen[first] + np.maximum(0, length - 1)
-        summary = self.summary_lengths[np.clip(start, 0, max(0, len(self.summary_lengths) - 1))]
+        summary_lengths = self.summary_lengths if len(self.summary_lengths) else np.zeros(1, np.int64)  # no summaries
+        summary = summary_lengths[np.clip(start, 0, len(summary_lengths) - 1)]
         return np.select([kind == SUMMARY, kind == TITLE, kind == SENTENCE], [summary, P.title_lengths[paper], span],
                          P.abstract_lengths[paper])
 
@@ -356,6 +358,16 @@ class ExampleBuilder:
     def kinds_and_lengths(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
         plan = self.plan(epoch)
         return plan.kind.astype(np.int64), self.lengths(plan)
+
+    def use_topics(self, topics: np.ndarray | None) -> None:
+        """One topic per training paper (see :mod:`semcse.training.topics`), or ``None``: no topic batches."""
+        if topics is not None and np.shape(topics) != (len(self.papers),):
+            raise ValueError(f"topics must have one entry per training paper ({len(self.papers)}); got {np.shape(topics)}")
+        self.topics = None if topics is None else np.asarray(topics, dtype=np.int64)
+
+    def row_topics(self, epoch: int) -> np.ndarray | None:
+        """The topic of each row's anchor paper in ``epoch``'s plan (``None`` without topics)."""
+        return None if self.topics is None else self.topics[self.plan(epoch).paper]
 
     def epoch(self, epoch: int) -> list[Triplet]:
         """All triplets of one epoch as objects (small corpora, tests; training uses :meth:`plan`)."""

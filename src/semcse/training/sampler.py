@@ -4,7 +4,9 @@ The training dataset holds one block of triplets per epoch (drawn with that epoc
 trainer's ``set_epoch`` picks the block, so every epoch sees new positives and negatives while a
 resume replays exactly the same batches. Grouping batches by positive kind (title / sentence /
 summary) and by length inside large shuffled chunks cuts the padding of the merged
-positive+negative forward pass; it also makes in-batch negatives texts of the same kind.
+positive+negative forward pass; it also makes in-batch negatives texts of the same kind. With topic
+batches (:mod:`semcse.training.topics`) each chunk is ordered by topic before length, so a batch's
+anchors share a topic.
 """
 
 from __future__ import annotations
@@ -32,6 +34,11 @@ class LayoutRef:
         if self.builder is None:
             raise RuntimeError("this sampler layout was unpickled without its example builder")
         return self.builder.kinds_and_lengths(block)
+
+    def row_topics(self, block: int):
+        if self.builder is None:
+            raise RuntimeError("this sampler layout was unpickled without its example builder")
+        return self.builder.row_topics(block)
 
     def __reduce__(self):
         return (LayoutRef, ())
@@ -72,9 +79,14 @@ class EpochBlockBatchSampler(DefaultBatchSampler):
         n = self.block_size
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
+    def _row_topics(self, block: int) -> np.ndarray | None:
+        return self.layout.row_topics(block) if self.layout is not None else None
+
     def _grouped(self, block: int, rng: np.random.Generator) -> list[np.ndarray]:
-        """Batches of block-local rows, each of one positive kind and of similar lengths."""
+        """Batches of block-local rows, each of one positive kind and of similar lengths (with topics: of one
+        topic where the chunk allows, then of similar lengths)."""
         kinds, lengths = self._kinds_and_lengths(block)
+        topics = self._row_topics(block)
         rows = np.arange(self.block_size)
         bs = self.batch_size
         batches, leftover = [], []
@@ -82,7 +94,11 @@ class EpochBlockBatchSampler(DefaultBatchSampler):
             members = rng.permutation(rows[kinds == kind])
             for start in range(0, len(members), bs * CHUNK_BATCHES):
                 chunk = members[start:start + bs * CHUNK_BATCHES]
-                chunk = chunk[np.argsort(-lengths[chunk], kind="stable")]
+                if topics is None:
+                    chunk = chunk[np.argsort(-lengths[chunk], kind="stable")]
+                else:  # topics in a random order, each topic's rows longest first
+                    topic_order = rng.permutation(int(topics.max()) + 1)
+                    chunk = chunk[np.lexsort((-lengths[chunk], topic_order[topics[chunk]]))]
                 full = len(chunk) // bs * bs
                 batches += [chunk[i:i + bs] for i in range(0, full, bs)]
                 leftover.append(chunk[full:])

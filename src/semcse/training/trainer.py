@@ -46,6 +46,7 @@ from semcse.training.losses import BaseAnchorLoss, CachedSemCSELoss, SemCSEInfoN
 from semcse.training.model import (freeze_lower_layers, is_sentence_transformer, load_base_model, pooling_mode,
                                    restore_processing, set_pad_to_multiple_of)
 from semcse.training.sampler import EpochBlockBatchSampler, LayoutRef
+from semcse.training.topics import TOPICS, cluster_papers
 from semcse.training.prepared import cached_array
 from semcse.training.selection import ParetoSelector
 from semcse.training.summary_filter import SUMMARY_FILTER, round_trip_filter
@@ -239,6 +240,21 @@ def _use_hard_negatives(cfg: TrainConfig, data: TrainingData, model: SentenceTra
     data.builder.use_neighbours(neighbours, cfg.hard_negatives)
     log.info("hard negatives: %.1f candidate papers kept per paper (%d dropped by the %.2f margin, %d papers without any)",
              report["kept_per_paper"], report["dropped_by_margin"], report["relative_margin"], report["papers_without_candidates"])
+    return report
+
+
+def _use_topics(cfg: TrainConfig, data: TrainingData, model: SentenceTransformer) -> dict[str, Any] | None:
+    """Topic batches: cluster the training papers with the base model (once per data and options, kept
+    beside the prepared data) and hand the topics to the example builder; returns the clustering report."""
+    if not cfg.topic_batches:
+        return None
+    options = {"papers_per_topic": cfg.topic_batches, "seed": cfg.seed}
+    topics, report = _base_model_result(cfg, data, TOPICS, options, lambda: cluster_papers(
+        model, data.train_papers, cfg.topic_batches, seed=cfg.seed, batch_size=max(cfg.batch_size, 32),
+        progress=cfg.progress))
+    data.builder.use_topics(topics)
+    log.info("topic batches: %d training papers in %d topics (%d to %d papers, median %.0f)", report["papers"],
+             report["topics"], report["smallest"], report["largest"], report["median"])
     return report
 
 
@@ -465,6 +481,7 @@ def train(cfg: TrainConfig) -> TrainResult:
                  cfg.freeze_layers, counts["trainable"] / 1e6, counts["frozen"] / 1e6)
     filtering = _filter_summaries(cfg, data, model)  # changes the triplets per epoch: before the step plan
     mining = _use_hard_negatives(cfg, data, model)
+    topics = _use_topics(cfg, data, model)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     examples_per_epoch = data.builder.anchors_per_epoch()
     total_steps, steps_per_epoch, blocks = plan_steps(cfg, examples_per_epoch, world)
@@ -511,7 +528,7 @@ def train(cfg: TrainConfig) -> TrainResult:
                                 "wall_time_s": time.time() - started, "memory": peak_memory(), "world_size": args.world_size,
                                 "data": data.report.to_dict(), "corpus": data.corpus_report, "positive_mix": mix,
                                 "hard_negatives": mining and {**mining, "remined": list(remining.reports.values()) if remining else None},
-                                "summary_filter": filtering})
+                                "summary_filter": filtering, "topics": topics})
     trainer.accelerator.wait_for_everyone()
     if result is None:  # other ranks: read what the main process wrote
         result = _finished_result(out)
