@@ -6,8 +6,9 @@ import pytest
 
 from semcse.config import SamplingConfig
 from semcse.corpus import load_corpus
-from semcse.summaries.backends.base import BackendError, PaperJob, Request
-from semcse.summaries.backends.llamacpp import LlamaCppBackend, _common_prefix_len, plan_groups, quantize_gguf, quantized_name
+from semcse.summaries.backends.base import BackendError
+from semcse.summaries.backends.llamacpp import LlamaCppBackend
+from semcse.summaries.backends.llamacpp_continuous import _common_prefix_len
 from semcse.summaries.generate import plan_jobs
 from semcse.summaries.prompts import load_prompt_set
 
@@ -81,18 +82,6 @@ def engine(llama_engine):
 
 def _texts(results) -> dict[str, list[tuple[str, int, str]]]:
     return {job.paper_id: [(g.prompt_id, g.sample, g.text) for g in gens] for job, gens in results}
-
-
-def test_plan_groups_cuts_by_sequences_and_cells():
-    toks = [[1, 2, 3, 4, 10], [1, 2, 3, 4, 11, 12], [1, 2, 3, 5], [9] * 40]
-    groups, misfits = plan_groups(toks, max_seqs=2, capacity=30, max_tokens=4)
-    assert misfits == [3]  # 40 + 4 > 30 even alone
-    assert [g for g, _ in groups] == [[0, 1], [2]]
-    assert groups[0][1] == 4 + (1 + 4) + (2 + 4)  # the shared prefix once, each member's own tokens + max_tokens
-    groups, _ = plan_groups(toks[:3], max_seqs=3, capacity=15, max_tokens=4)
-    assert [g for g, _ in groups] == [[0, 1], [2]]  # with a third: 3 + (2 + 3 + 1) + 3 * 4 = 21 > 15 cells
-    groups, misfits = plan_groups(toks, max_seqs=3, capacity=12, max_tokens=4, shared=False)
-    assert [g for g, _ in groups] == [[0, 1, 2]] and misfits == [3]  # one stream each: only the count and the length matter
 
 
 @pytest.mark.parametrize("kv_unified", [False, True], ids=["streams", "unified"])
@@ -182,23 +171,3 @@ def test_the_isolated_engine_streams_papers_to_the_continuous_engine(engine, pap
         isolated.close()
     assert got == _texts(engine.run(jobs, sampling)) and again == {k: got[k] for k in again}
     assert stats["generated_tokens"] > 0 and stats["max_in_flight"] == 4
-
-
-def test_quantize_gguf_makes_a_loadable_q8_0_once(tmp_path, gguf_path, monkeypatch, llama_engine):
-    import llama_cpp
-
-    out = quantize_gguf(gguf_path, "q8_0", cache_dir=tmp_path)
-    assert out.name == quantized_name(gguf_path.name, "q8_0") == "SmolLM2-135M-Instruct.Q4_1.Q8_0.gguf"
-    assert out.is_relative_to(tmp_path) and out.stat().st_size > gguf_path.stat().st_size  # 8 bits per weight, not 4
-    assert not [p for p in out.parent.iterdir() if p != out]  # no temporary file left
-    stamp = out.stat().st_mtime_ns
-    monkeypatch.setattr(llama_cpp, "llama_model_quantize", lambda *a: pytest.fail("converted twice"))
-    b = LlamaCppBackend(gguf_path, quantization="q8_0", cache_dir=tmp_path, n_parallel=1)
-    try:
-        assert b.model_name == out.name and b.model.metadata()["general.file_type"] == "7"  # LLAMA_FTYPE_MOSTLY_Q8_0
-        job = PaperJob("p", [Request("x", 0, [{"role": "user", "content": "Say hello."}])])
-        [(_, [gen])] = list(b.run([job], SamplingConfig(max_tokens=4)))
-    finally:
-        b.close()
-    assert gen.tokens > 0 and out.stat().st_mtime_ns == stamp
-    assert quantize_gguf(gguf_path, "as-shipped", cache_dir=tmp_path) == gguf_path

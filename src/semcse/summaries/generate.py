@@ -318,7 +318,8 @@ def _model_label(cfg: SummarizeConfig) -> str | None:
     if cfg.backend == "llamacpp":
         if cfg.quantization == "as-shipped":
             return Path(cfg.model).name if cfg.model else None
-        from semcse.summaries.backends.llamacpp import DEFAULT_GGUF, quantized_name
+        from semcse.summaries.backends.llamacpp import DEFAULT_GGUF
+        from semcse.summaries.backends.quantize import quantized_name
 
         return quantized_name(Path(cfg.model).name if cfg.model else DEFAULT_GGUF, cfg.quantization)
     return cfg.server_model
