@@ -390,19 +390,20 @@ class SummarizeConfig(_Config):
                                range=Range(ge=-1))
     parallel: int = option(32, "Sequences the embedded engine decodes at once, from several papers (continuous "
                            "batching).", range=Range(ge=1, le=255))
-    # measured (docs/results.md, Speed): continuous is faster only at 2 x 1 on 2 cores, slower at 5 x 3
-    schedule: Literal["continuous", "per-paper"] = option("per-paper", "per-paper (one paper at a time, its K x C "
-                                                          "sequences together) | continuous (sequences of several "
-                                                          "papers decoded together: faster when a paper has few).")
+    # measured (docs/results.md, Speed; 2 cores, SmolLM2): continuous is faster at 2 x 1 and 2 x 2, per-paper at 5 x 3
+    schedule: Literal["auto", "continuous", "per-paper"] = option(
+        "auto", "per-paper (one paper at a time, its K x C sequences together) | continuous (sequences of several papers "
+        "decoded together: faster when a paper has few) | auto: continuous up to 4 sequences per paper (K x C), else "
+        "per-paper.")
     kv_unified: bool = option(False, "One llama.cpp KV cache for all sequences (a paper's prefix shared by tagging) "
                               "instead of one stream per sequence (prefix copied; attention reads only the "
                               "sequence's own cells; the same texts whichever papers share a batch).")
     n_batch: int = option(512, "Prompt tokens the embedded engine decodes per step, across papers (continuous).",
                           range=Range(ge=1))
-    quantization: Literal["as-shipped", "q8_0", "q4_0"] = option("as-shipped", "Convert the GGUF once (cached in "
-                                                                 "~/.cache/semcse/models) to q8_0 or q4_0, which "
-                                                                 "have repacked x86 kernels; as-shipped: the file "
-                                                                 "as given.")
+    # measured (docs/results.md, Speed): Q8_0 of the packaged Q4_1 SmolLM2 is faster in every setting, summaries level
+    quantization: Literal["auto", "as-shipped", "q8_0", "q4_0"] = option(
+        "auto", "Convert the GGUF once (cached in ~/.cache/semcse/models) to q8_0 or q4_0, which have repacked x86 "
+        "kernels; as-shipped: the file as given; auto: q8_0 for the packaged default model, any --model as given.")
     # OpenAI-compatible server
     base_urls: tuple[str, ...] = option((), "OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 (repeatable).")
     server_model: str | None = option(None, "Model name on the server (default: its first).")

@@ -11,7 +11,7 @@ from collections import Counter
 from _support import SEMCSE, wait_for
 from semcse.config import CorpusConfig, SamplingConfig, SummarizeConfig
 from semcse.summaries import SummaryStore, summarize
-from semcse.summaries.generate import in_shard, parse_shard
+from semcse.summaries.generate import CONTINUOUS_MAX_SEQUENCES, in_shard, parse_shard, resolve_engine
 
 SMALL = ["--max-prompts", "2", "--samples", "2", "--max-tokens", "24", "--no-progress"]
 
@@ -30,7 +30,8 @@ def test_cli_run_then_rerun_does_nothing(tmp_path, data_root):
     assert stats["expected_records"] == 3 * 2 * 2 and run["generated"] == 12
     assert run["accepted"] + sum(run["rejected"].values()) + sum(run["failed"].values()) == 12
     assert set(run["failed"]) <= {"truncated"}  # 24 tokens cut some summaries: failed, not rejected
-    assert run["summaries_per_s"] > 0 and run["generated_tokens"] > 0 and stats["model"].endswith(".gguf")
+    assert run["summaries_per_s"] > 0 and run["generated_tokens"] > 0 and stats["model"].endswith(".Q8_0.gguf")
+    assert stats["engine"] == {"schedule": "continuous", "quantization": "q8_0"}  # auto at 2 x 2, the packaged model
     assert stats["store"]["records"] == 12 and stats["store"]["missing"] == 0
     assert "summaries/s" in first.stderr and "tokens/s" in first.stderr
     second = _cli(args)
@@ -176,3 +177,15 @@ def test_pending_jobs_count_the_missing_requests_and_render_prompts_only_when_re
         (p0, 1), (p0, 2), (p1, 0), (p1, 1)]
     assert first.requests[0].messages and len(rendered) == 4
     assert [j.paper_id for j in jobs] == [p.id for p in papers[1:]] and len(rendered) == 4 + 16
+
+
+def test_auto_engine_settings_follow_the_sequences_per_paper_and_the_model():
+    cfg = SummarizeConfig()
+    assert (cfg.schedule, cfg.quantization) == ("auto", "auto")
+    small, large = resolve_engine(cfg, CONTINUOUS_MAX_SEQUENCES), resolve_engine(cfg, CONTINUOUS_MAX_SEQUENCES + 1)
+    assert (small.schedule, small.quantization) == ("continuous", "q8_0")
+    assert (large.schedule, large.quantization) == ("per-paper", "q8_0")
+    own = resolve_engine(cfg.replace(model="/models/mine.Q4_K_M.gguf"), 2)
+    assert own.quantization == "as-shipped"  # a user's own GGUF is never converted unasked
+    chosen = resolve_engine(cfg.replace(schedule="per-paper", quantization="q4_0"), 2)
+    assert (chosen.schedule, chosen.quantization) == ("per-paper", "q4_0")

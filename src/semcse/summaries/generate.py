@@ -81,9 +81,29 @@ def plan_jobs(papers: list[Paper], prompts: PromptSet, samples: int, done: set) 
     return PendingJobs(prompts, missing)
 
 
+# the continuous schedule is faster up to this many sequences per paper (prompts x samples), the per-paper
+# schedule above it (docs/results.md, Speed: 2 cores, SmolLM2-135M, 2 x 1 and 2 x 2 against 5 x 3)
+CONTINUOUS_MAX_SEQUENCES = 4
+
+
+def resolve_engine(cfg: SummarizeConfig, sequences_per_paper: int) -> SummarizeConfig:
+    """``cfg`` with ``--schedule auto`` and ``--quantization auto`` decided: continuous for at most
+    :data:`CONTINUOUS_MAX_SEQUENCES` sequences per paper, else per-paper; q8_0 for the packaged default
+    model, a user's ``--model`` as shipped."""
+    schedule = cfg.schedule
+    if schedule == "auto":
+        schedule = "continuous" if sequences_per_paper <= CONTINUOUS_MAX_SEQUENCES else "per-paper"
+    quantization = cfg.quantization
+    if quantization == "auto":
+        quantization = "q8_0" if cfg.model is None else "as-shipped"
+    return cfg.replace(schedule=schedule, quantization=quantization)
+
+
 def make_backend(cfg: SummarizeConfig) -> Backend:
-    """Build the configured backend (loads the model / checks the server)."""
+    """Build the configured backend (loads the model / checks the server); ``auto`` engine settings are
+    decided for the packaged prompt set's size unless :func:`resolve_engine` decided them already."""
     if cfg.backend == "llamacpp":
+        cfg = resolve_engine(cfg, (cfg.max_prompts or 5) * (cfg.samples or 3))
         from semcse.summaries.backends.isolated import IsolatedBackend
         from semcse.summaries.backends.llamacpp import LlamaCppBackend
 
@@ -206,6 +226,7 @@ def summarize(cfg: SummarizeConfig, corpus: Corpus | None = None, backend: Backe
     samples = cfg.samples or prompts.samples
     if samples < 1:  # --samples has its range; this is the prompt file's
         raise ConfigError(f"{prompts.name}: samples must be at least 1, got {samples}")
+    cfg = resolve_engine(cfg, len(prompts.prompts) * samples)
     shard = parse_shard(cfg.shard)
     papers = select_papers(corpus, cfg)
     by_id = {p.id: p for p in papers}
@@ -264,6 +285,7 @@ def summarize(cfg: SummarizeConfig, corpus: Corpus | None = None, backend: Backe
             "missing": expected - len(final),
         },
         "backend": cfg.backend,
+        "engine": {"schedule": cfg.schedule, "quantization": cfg.quantization} if cfg.backend == "llamacpp" else None,
         # a rerun that generated nothing names the model its records were written by
         "model": model_name or cfg.model or cfg.server_model or _records_model(final),
         "sampling": cfg.sampling.to_dict(),
@@ -316,6 +338,7 @@ def _generate(cfg: SummarizeConfig, jobs: PendingJobs, backend: Backend | None, 
 def _model_label(cfg: SummarizeConfig) -> str | None:
     """The model name records of this configuration carry (GGUF file name or server model), if known up front."""
     if cfg.backend == "llamacpp":
+        cfg = resolve_engine(cfg, 1)  # the sequences do not matter to the quantisation
         if cfg.quantization == "as-shipped":
             return Path(cfg.model).name if cfg.model else None
         from semcse.summaries.backends.llamacpp import DEFAULT_GGUF
