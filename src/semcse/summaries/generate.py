@@ -86,12 +86,16 @@ def plan_jobs(papers: list[Paper], prompts: PromptSet, samples: int, done: set) 
 CONTINUOUS_MAX_SEQUENCES = 4
 
 
-def resolve_engine(cfg: SummarizeConfig, sequences_per_paper: int) -> SummarizeConfig:
+def resolve_engine(cfg: SummarizeConfig, sequences_per_paper: int | None = None) -> SummarizeConfig:
     """``cfg`` with ``--schedule auto`` and ``--quantization auto`` decided: continuous for at most
-    :data:`CONTINUOUS_MAX_SEQUENCES` sequences per paper, else per-paper; q8_0 for the packaged default
-    model, a user's ``--model`` as shipped."""
+    :data:`CONTINUOUS_MAX_SEQUENCES` sequences per paper (prompts x samples; default: those of
+    ``cfg``'s prompt set), else per-paper; q8_0 for the packaged default model, a user's ``--model``
+    as shipped. Settings already decided are kept."""
     schedule = cfg.schedule
     if schedule == "auto":
+        if sequences_per_paper is None:
+            prompts = load_prompt_set(cfg.prompts, cfg.task).head(cfg.max_prompts)
+            sequences_per_paper = len(prompts.prompts) * (cfg.samples or prompts.samples)
         schedule = "continuous" if sequences_per_paper <= CONTINUOUS_MAX_SEQUENCES else "per-paper"
     quantization = cfg.quantization
     if quantization == "auto":
@@ -101,9 +105,9 @@ def resolve_engine(cfg: SummarizeConfig, sequences_per_paper: int) -> SummarizeC
 
 def make_backend(cfg: SummarizeConfig) -> Backend:
     """Build the configured backend (loads the model / checks the server); ``auto`` engine settings are
-    decided for the packaged prompt set's size unless :func:`resolve_engine` decided them already."""
+    decided by :func:`resolve_engine`."""
     if cfg.backend == "llamacpp":
-        cfg = resolve_engine(cfg, (cfg.max_prompts or 5) * (cfg.samples or 3))
+        cfg = resolve_engine(cfg)
         from semcse.summaries.backends.isolated import IsolatedBackend
         from semcse.summaries.backends.llamacpp import LlamaCppBackend
 
@@ -336,9 +340,9 @@ def _generate(cfg: SummarizeConfig, jobs: PendingJobs, backend: Backend | None, 
 
 
 def _model_label(cfg: SummarizeConfig) -> str | None:
-    """The model name records of this configuration carry (GGUF file name or server model), if known up front."""
+    """The model name records of this configuration (its engine settings decided by :func:`resolve_engine`)
+    carry: GGUF file name or server model, if known up front."""
     if cfg.backend == "llamacpp":
-        cfg = resolve_engine(cfg, 1)  # the sequences do not matter to the quantisation
         if cfg.quantization == "as-shipped":
             return Path(cfg.model).name if cfg.model else None
         from semcse.summaries.backends.llamacpp import DEFAULT_GGUF

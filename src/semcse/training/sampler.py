@@ -23,22 +23,23 @@ CHUNK_BATCHES = 64  # batches per length-sorted chunk: enough to group lengths, 
 
 
 class LayoutRef:
-    """The sampler's handle on the example builder (``kinds_and_lengths(block)``). It pickles to an empty
+    """The sampler's handle on the example builder (``kinds_and_lengths``, ``row_topics``). It pickles to an empty
     handle: the Trainer saves its arguments, this partial included, into every checkpoint, and the
     builder's texts do not belong there."""
 
     def __init__(self, builder=None):
         self.builder = builder
 
-    def kinds_and_lengths(self, block: int):
+    def _builder(self):
         if self.builder is None:
             raise RuntimeError("this sampler layout was unpickled without its example builder")
-        return self.builder.kinds_and_lengths(block)
+        return self.builder
+
+    def kinds_and_lengths(self, block: int):
+        return self._builder().kinds_and_lengths(block)
 
     def row_topics(self, block: int):
-        if self.builder is None:
-            raise RuntimeError("this sampler layout was unpickled without its example builder")
-        return self.builder.row_topics(block)
+        return self._builder().row_topics(block)
 
     def __reduce__(self):
         return (LayoutRef, ())
