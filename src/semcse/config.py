@@ -469,6 +469,9 @@ class TrainConfig(_Config):
                                          "within this relative margin of its own abstract.", range=Range(ge=0, lt=1))
     hard_negative_remine: bool = option(False, "Mine the hard negatives again with the model being trained at the start of "
                                         "every epoch after the first (kept with the checkpoints, so a resume replays them).")
+    hard_negative_topics: int = option(0, "Topic guard for hard negatives: cluster the training papers (k-means of the "
+                                       "base model's abstract embeddings) into topics of about this many papers and mine "
+                                       "only papers of other topics; 0 = off.", range=Range(ge=0))
     topic_batches: int = option(0, "Topic batches: cluster the training papers (k-means of the base model's abstract "
                                 "embeddings) into topics of about this many papers and fill each batch with anchors of one "
                                 "topic, so in-batch negatives share a topic; 0 = random batches.", range=Range(ge=0))
@@ -565,6 +568,8 @@ class TrainConfig(_Config):
             raise ConfigError("--topic-batches orders the batches the sampler groups by kind: it needs --group-by-kind")
         if self.hard_negative_remine and self.hard_negatives <= 0:
             raise ConfigError("--hard-negative-remine re-mines hard negatives: it needs --hard-negatives above 0")
+        if self.hard_negative_topics and self.hard_negatives <= 0:
+            raise ConfigError("--hard-negative-topics guards mined hard negatives: it needs --hard-negatives above 0")
 
     def check_corpus_size(self, papers: int) -> None:
         """A ConfigError when ``--validation-papers`` is a count that leaves no paper of a corpus of

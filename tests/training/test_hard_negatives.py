@@ -33,14 +33,32 @@ def test_nearest_papers_exclude_the_paper_itself_and_candidates_inside_the_margi
     # query i sits on its own abstract i; abstract 1 is almost abstract 0 (a near duplicate)
     abstracts = _unit([[1, 0, 0], [1, 0.05, 0], [0.6, 0.8, 0], [0, 0, 1]])
     queries = abstracts.clone()
-    neighbours, dropped = nearest_papers(queries, abstracts, candidates=2, relative_margin=0.05)
+    neighbours, dropped, same_topic = nearest_papers(queries, abstracts, candidates=2, relative_margin=0.05)
     assert neighbours.shape == (4, 2)
     assert all(i not in row for i, row in enumerate(neighbours))
     # paper 0's nearest other abstract (1) is within 5% of its own similarity (1.0): dropped
     assert 1 not in neighbours[0] and neighbours[0][0] == 2 and neighbours[0][1] == -1
-    assert dropped >= 2  # 0 <-> 1 both ways
-    no_guard, none_dropped = nearest_papers(queries, abstracts, candidates=2, relative_margin=0.0)
+    assert dropped >= 2 and same_topic is None  # 0 <-> 1 both ways; no topic guard asked for
+    no_guard, none_dropped, _ = nearest_papers(queries, abstracts, candidates=2, relative_margin=0.0)
     assert list(no_guard[0]) == [1, 2] and none_dropped == 0  # most similar first
+
+
+def test_topic_guard_mines_only_papers_of_other_topics():
+    # papers 0-2 form one topic near (1, 0, 0), papers 3-5 another near (0, 1, 0)
+    abstracts = _unit([[1, 0.1, 0], [1, 0.2, 0.1], [1, 0, 0.2], [0.3, 1, 0], [0.2, 1, 0.1], [0.4, 1, 0.3]])
+    topics = np.array([0, 0, 0, 1, 1, 1])
+    plain, _, _ = nearest_papers(abstracts, abstracts, candidates=2, relative_margin=0.0)
+    assert all(topics[c] == topics[i] for i, row in enumerate(plain) for c in row)  # unguarded: own topic
+    guarded, dropped, same_topic = nearest_papers(abstracts, abstracts, candidates=2, relative_margin=0.0, topics=topics)
+    assert all(topics[c] != topics[i] for i, row in enumerate(guarded) for c in row if c >= 0)
+    assert (guarded >= 0).all() and dropped == 0
+    assert same_topic == pytest.approx(1.0)  # every unguarded candidate was of the paper's own topic
+    # paper 0's nearest paper of the other topic comes first
+    sims = (abstracts @ abstracts.T).numpy()
+    assert guarded[0][0] == 3 + int(np.argmax(sims[0, 3:]))
+    # one topic only: nothing left to mine, padded with -1, and nothing counted as dropped by the margin
+    alone, dropped, _ = nearest_papers(abstracts, abstracts, candidates=2, relative_margin=0.0, topics=np.zeros(6, int))
+    assert (alone == -1).all() and dropped == 0
 
 
 def _real_papers(scitldr_train: Path, n: int) -> tuple[list[TrainingPaper], dict]:
@@ -109,6 +127,25 @@ def test_training_with_hard_negatives_mines_once_and_reuses_them_on_a_rerun(tiny
     with caplog.at_level(logging.INFO, logger="semcse"):
         train(cfg.replace(max_steps=2, overwrite=True))
     assert "using the hard negatives computed before" in caplog.text
+
+
+def test_training_with_the_topic_guard_mines_across_topics_and_reports_it(tiny_config):
+    cfg = tiny_config.replace(hard_negatives=1.0, hard_negative_candidates=3, hard_negative_topics=10,
+                              keep_checkpoints=True)
+    result = train(cfg)
+    report = result.metrics["hard_negatives"]
+    guard = report["topic_guard"]
+    assert guard["papers"] == report["papers"] and guard["topics"] == round(report["papers"] / 10)
+    assert 0.0 < report["same_topic_skipped"] <= 1.0  # some nearest papers share the paper's topic
+    prepared = Path(cfg.out) / "prepared"
+    topics = np.load(next(prepared.glob("*/topics.npy")))
+    neighbours = np.load(next(prepared.glob(f"*/{NEIGHBOURS_FILE}")))
+    rows, cols = np.nonzero(neighbours >= 0)
+    assert len(rows) > 0 and (topics[neighbours[rows, cols]] != topics[rows]).all()
+    card = (Path(cfg.out) / "README.md").read_text()
+    assert f"3 nearest papers of other topics (of {guard['topics']} k-means topics)" in card
+    with pytest.raises(ConfigError, match="needs --hard-negatives"):
+        train(cfg.replace(hard_negatives=0.0, overwrite=True))
 
 
 def test_neighbour_overlap_counts_kept_candidates_seen_before():

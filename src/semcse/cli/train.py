@@ -40,6 +40,7 @@ def train_cmd(
     hard_negative_candidates: int = _train("hard_negative_candidates"),
     hard_negative_margin: float = _train("hard_negative_margin"),
     hard_negative_remine: bool = _train("hard_negative_remine"),
+    hard_negative_topics: int = _train("hard_negative_topics"),
     topic_batches: int = _train("topic_batches"),
     anchors_per_paper: Optional[int] = _train("anchors_per_paper"),
     filter_summaries: Optional[int] = _train("filter_summaries"),

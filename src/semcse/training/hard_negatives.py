@@ -12,6 +12,11 @@ the same thing) when the query is nearly as close to it as to its own abstract:
 ``sim(query, other) > (1 - relative_margin) * sim(query, own)`` (the relative margin of
 sentence-transformers' ``mine_hard_negatives`` and NV-Retriever).
 
+Topic guard (``TrainConfig.hard_negative_topics``): a paper's nearest papers are mostly papers of
+its own topic, and pushing them apart spreads the topic out (topic agreement of the nearest papers
+gets worse). With ``topics`` given (one topic per paper, see :mod:`semcse.training.topics`), papers
+of the paper's own topic are not candidates: the nearest papers of other topics are mined instead.
+
 Re-mining (:class:`HardNegativeRemining`): negatives that were hard for the base model become easy
 once the model has learnt them; mining again with the current model at the start of each epoch
 keeps them hard (ANCE, Xiong et al. 2021). Each epoch's neighbours are kept in the run's checkpoint
@@ -51,6 +56,7 @@ class MiningReport:
     dropped_by_margin: int
     papers_without_candidates: int
     seconds: float
+    same_topic_skipped: float | None = None  # with the topic guard: share of unguarded candidates in the paper's topic
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -73,34 +79,43 @@ def encode_unit(model, texts: list[str], batch_size: int, progress: bool) -> tor
 
 
 def nearest_papers(queries: torch.Tensor, abstracts: torch.Tensor, candidates: int, relative_margin: float,
-                   block: int = 1024) -> tuple[np.ndarray, int]:
+                   block: int = 1024, topics: np.ndarray | None = None) -> tuple[np.ndarray, int, float | None]:
     """For every paper ``i``: the indices of up to ``candidates`` other papers whose abstracts are most
     similar to query ``i`` and pass the margin guard, most similar first, padded with -1.
 
-    ``queries`` and ``abstracts`` are unit-norm row embeddings of the same papers. Returns the
-    ``(n, candidates)`` neighbour array and how many candidates the guard dropped."""
+    ``queries`` and ``abstracts`` are unit-norm row embeddings of the same papers; ``topics`` (optional,
+    one topic per paper) leaves papers of the paper's own topic out. Returns the ``(n, candidates)``
+    neighbour array, how many candidates the margin guard dropped and, with ``topics``, the share of
+    the unguarded top ``candidates`` that the topic guard left out."""
     n = len(queries)
     k = min(candidates, n - 1)
     out = np.full((n, candidates), -1, dtype=np.int64)
-    dropped = 0
+    dropped = same_topic = 0
+    topic_of = None if topics is None else torch.as_tensor(np.asarray(topics), device=queries.device)
     for lo in range(0, n, block):
         hi = min(n, lo + block)
         sims = queries[lo:hi] @ abstracts.T
         rows = torch.arange(hi - lo)
         own = sims[rows, rows + lo].clone()
         sims[rows, rows + lo] = -torch.inf
+        if topic_of is not None:
+            mine = topic_of[lo:hi, None] == topic_of[None, :]
+            same_topic += int(mine.gather(1, torch.topk(sims, k, dim=1).indices).sum())
+            sims[mine] = -torch.inf
         top, idx = torch.topk(sims, k, dim=1)
-        keep = top <= (1.0 - relative_margin) * own[:, None]
-        dropped += int((~keep).sum())
+        keep = (top <= (1.0 - relative_margin) * own[:, None]) & torch.isfinite(top)
+        dropped += int((~keep & torch.isfinite(top)).sum())
         for r in range(hi - lo):
             kept = idx[r][keep[r]].cpu().numpy()
             out[lo + r, :len(kept)] = kept
-    return out, dropped
+    return out, dropped, (None if topic_of is None else same_topic / max(1, n * k))
 
 
 def mine_hard_negatives(model, papers: PreparedPapers, candidates: int = 10, relative_margin: float = 0.05,
-                        batch_size: int = 64, progress: bool = True) -> tuple[np.ndarray, MiningReport]:
-    """Mine each paper's nearest other papers with ``model`` (see the module docstring)."""
+                        batch_size: int = 64, progress: bool = True,
+                        topics: np.ndarray | None = None) -> tuple[np.ndarray, MiningReport]:
+    """Mine each paper's nearest other papers with ``model``; with ``topics`` (one per paper), only
+    papers of other topics (see the module docstring)."""
     import time
 
     if candidates < 1:
@@ -112,12 +127,13 @@ def mine_hard_negatives(model, papers: PreparedPapers, candidates: int = 10, rel
     log.info("mining hard negatives: encoding %d queries and %d abstracts", n, n)
     queries = encode_unit(model, paper_queries(papers), batch_size, progress)
     abstracts = encode_unit(model, papers.take(papers.abstracts, np.arange(n)), batch_size, progress)
-    neighbours, dropped = nearest_papers(queries, abstracts, candidates, relative_margin)
+    neighbours, dropped, same_topic = nearest_papers(queries, abstracts, candidates, relative_margin, topics=topics)
     kept = (neighbours >= 0).sum(axis=1)
     report = MiningReport(papers=n, candidates=candidates, relative_margin=relative_margin,
                           kept_per_paper=round(float(kept.mean()), 2), dropped_by_margin=dropped,
                           papers_without_candidates=int((kept == 0).sum()),
-                          seconds=round(time.perf_counter() - started, 1))
+                          seconds=round(time.perf_counter() - started, 1),
+                          same_topic_skipped=None if same_topic is None else round(same_topic, 4))
     return neighbours, report
 
 
@@ -143,8 +159,9 @@ class HardNegativeRemining(TrainerCallback):
     """
 
     def __init__(self, builder, candidates: int, margin: float, directory, key: dict[str, Any], batch_size: int = 64,
-                 progress: bool = True):
+                 progress: bool = True, topics: np.ndarray | None = None):
         self.builder, self.share, self.previous = builder, builder.hard_share, builder.neighbours
+        self.topics = topics
         self.candidates, self.margin = candidates, margin
         self.directory, self.key = Path(directory), key
         self.batch_size, self.progress = batch_size, progress
@@ -158,7 +175,8 @@ class HardNegativeRemining(TrainerCallback):
         def mine():
             log.info("re-mining hard negatives for epoch %d with the model at step %d", epoch, state.global_step)
             neighbours, report = mine_hard_negatives(model, self.builder.papers, self.candidates, self.margin,
-                                                     batch_size=self.batch_size, progress=self.progress)
+                                                     batch_size=self.batch_size, progress=self.progress,
+                                                     topics=self.topics)
             report = {"epoch": epoch, "step": state.global_step, **report.to_dict(),
                       "overlap": round(neighbour_overlap(self.previous, neighbours), 4)}
             return neighbours, report

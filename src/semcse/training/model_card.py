@@ -91,7 +91,10 @@ def _negatives(cfg: dict[str, Any], metrics: dict[str, Any]) -> str:
     if hard:
         share = metrics.get("positive_mix", {}).get("hard_negatives", cfg.get("hard_negatives"))
         remined = [r["epoch"] for r in hard.get("remined") or []]
-        text += (f"; {share:.0%} from the anchor paper's {hard['candidates']} nearest papers (mined with the base model"
+        guard = hard.get("topic_guard")
+        text += (f"; {share:.0%} from the anchor paper's {hard['candidates']} nearest papers"
+                 + (f" of other topics (of {guard['topics']} k-means topics)" if guard else "")
+                 + " (mined with the base model"
                  + (f", again with the model being trained at epoch(s) {', '.join(map(str, remined))}" if remined else "")
                  + f"; {hard['kept_per_paper']} kept per paper after the {hard['relative_margin']} false-negative margin)")
     kept = metrics.get("summary_filter")

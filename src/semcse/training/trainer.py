@@ -228,37 +228,55 @@ def _filter_summaries(cfg: TrainConfig, data: TrainingData, model: SentenceTrans
     return report
 
 
-def _use_hard_negatives(cfg: TrainConfig, data: TrainingData, model: SentenceTransformer) -> dict[str, Any] | None:
+def _base_topics(cfg: TrainConfig, data: TrainingData, model: SentenceTransformer,
+                 papers_per_topic: int) -> tuple[np.ndarray, dict[str, Any]]:
+    """Each training paper's topic, clustered with the base model into topics of about ``papers_per_topic``
+    papers (once per data and options, kept beside the prepared data), and the clustering report."""
+    options = {"papers_per_topic": papers_per_topic, "seed": cfg.seed}
+    return _base_model_result(cfg, data, TOPICS, options, lambda: cluster_papers(
+        model, data.train_papers, papers_per_topic, seed=cfg.seed, batch_size=max(cfg.batch_size, 32),
+        progress=cfg.progress))
+
+
+def _use_hard_negatives(cfg: TrainConfig, data: TrainingData,
+                        model: SentenceTransformer) -> tuple[dict[str, Any] | None, np.ndarray | None]:
     """Mine each training paper's nearest papers with the base model (once per data and mining options,
-    kept beside the prepared data) and hand them to the example builder; returns the mining report."""
+    kept beside the prepared data) and hand them to the example builder; returns the mining report and,
+    with the topic guard, the topics it mined with."""
     if cfg.hard_negatives <= 0:
-        return None
-    options = {"candidates": cfg.hard_negative_candidates, "margin": cfg.hard_negative_margin}
+        return None, None
+    topics = guard = None
+    if cfg.hard_negative_topics:
+        topics, guard = _base_topics(cfg, data, model, cfg.hard_negative_topics)
+    options = {"candidates": cfg.hard_negative_candidates, "margin": cfg.hard_negative_margin,
+               **({"topic_guard": cfg.hard_negative_topics, "seed": cfg.seed} if topics is not None else {})}
     neighbours, report = _base_model_result(cfg, data, NEIGHBOURS, options, lambda: mine_hard_negatives(
         model, data.train_papers, cfg.hard_negative_candidates, cfg.hard_negative_margin,
-        batch_size=max(cfg.batch_size, 32), progress=cfg.progress))
+        batch_size=max(cfg.batch_size, 32), progress=cfg.progress, topics=topics))
     data.builder.use_neighbours(neighbours, cfg.hard_negatives)
     log.info("hard negatives: %.1f candidate papers kept per paper (%d dropped by the %.2f margin, %d papers without any)",
              report["kept_per_paper"], report["dropped_by_margin"], report["relative_margin"], report["papers_without_candidates"])
-    return report
+    if guard is not None:
+        report = {**report, "topic_guard": guard}
+        log.info("hard negatives: topic guard over %d topics left out %.0f%% of the nearest papers (same topic)",
+                 guard["topics"], 100 * report["same_topic_skipped"])
+    return report, topics
 
 
 def _use_topics(cfg: TrainConfig, data: TrainingData, model: SentenceTransformer) -> dict[str, Any] | None:
-    """Topic batches: cluster the training papers with the base model (once per data and options, kept
-    beside the prepared data) and hand the topics to the example builder; returns the clustering report."""
+    """Topic batches: cluster the training papers with the base model and hand the topics to the example
+    builder; returns the clustering report."""
     if not cfg.topic_batches:
         return None
-    options = {"papers_per_topic": cfg.topic_batches, "seed": cfg.seed}
-    topics, report = _base_model_result(cfg, data, TOPICS, options, lambda: cluster_papers(
-        model, data.train_papers, cfg.topic_batches, seed=cfg.seed, batch_size=max(cfg.batch_size, 32),
-        progress=cfg.progress))
+    topics, report = _base_topics(cfg, data, model, cfg.topic_batches)
     data.builder.use_topics(topics)
     log.info("topic batches: %d training papers in %d topics (%d to %d papers, median %.0f)", report["papers"],
              report["topics"], report["smallest"], report["largest"], report["median"])
     return report
 
 
-def _hard_negative_remining(cfg: TrainConfig, data: TrainingData) -> HardNegativeRemining | None:
+def _hard_negative_remining(cfg: TrainConfig, data: TrainingData,
+                            topics: np.ndarray | None = None) -> HardNegativeRemining | None:
     """With ``cfg.hard_negative_remine`` (checked to come with ``cfg.hard_negatives``): the callback that mines
     the hard negatives again at every later epoch."""
     if not cfg.hard_negative_remine:
@@ -266,8 +284,9 @@ def _hard_negative_remining(cfg: TrainConfig, data: TrainingData) -> HardNegativ
     return HardNegativeRemining(data.builder, cfg.hard_negative_candidates, cfg.hard_negative_margin,
                                 Path(cfg.out) / CHECKPOINTS / REMINED,
                                 key={"seed": cfg.seed, "candidates": cfg.hard_negative_candidates,
-                                     "margin": cfg.hard_negative_margin},
-                                batch_size=max(cfg.batch_size, 32), progress=cfg.progress)
+                                     "margin": cfg.hard_negative_margin,
+                                     **({"topic_guard": cfg.hard_negative_topics} if topics is not None else {})},
+                                batch_size=max(cfg.batch_size, 32), progress=cfg.progress, topics=topics)
 
 
 def build_train_dataset(builder: ExampleBuilder, blocks: int):
@@ -480,7 +499,7 @@ def train(cfg: TrainConfig) -> TrainResult:
         log.info("freezing the input embeddings and the first %d layers: %.1fM parameters train, %.1fM frozen",
                  cfg.freeze_layers, counts["trainable"] / 1e6, counts["frozen"] / 1e6)
     filtering = _filter_summaries(cfg, data, model)  # changes the triplets per epoch: before the step plan
-    mining = _use_hard_negatives(cfg, data, model)
+    mining, guard_topics = _use_hard_negatives(cfg, data, model)
     topics = _use_topics(cfg, data, model)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     examples_per_epoch = data.builder.anchors_per_epoch()
@@ -509,7 +528,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     loss = make_loss(cfg, model, guide_model(cfg, model))
     monitor = HealthMonitor(margin=cfg.margin if cfg.loss == "triplet" else None, distance=distance.name)
     timer = _StepTimer()
-    remining = _hard_negative_remining(cfg, data)  # after mining: it starts from the base model's neighbours
+    remining = _hard_negative_remining(cfg, data, guard_topics)  # after mining: it starts from the base model's neighbours
     trainer = SemCSETrainer(model=model, args=args, train_dataset=train_dataset, loss=loss, evaluator=evaluator,
                             callbacks=[timer] + ([remining] if remining else []), health=monitor, show_progress=cfg.progress)
 
