@@ -138,7 +138,7 @@ def test_training_with_the_topic_guard_mines_across_topics_and_reports_it(tiny_c
     assert guard["papers"] == report["papers"] and guard["topics"] == round(report["papers"] / 10)
     assert 0.0 < report["same_topic_skipped"] <= 1.0  # some nearest papers share the paper's topic
     prepared = Path(cfg.out) / "prepared"
-    topics = np.load(next(prepared.glob("*/topics.npy")))
+    topics = np.load(next(prepared.glob("*/topics-10.npy")))
     neighbours = np.load(next(prepared.glob(f"*/{NEIGHBOURS_FILE}")))
     rows, cols = np.nonzero(neighbours >= 0)
     assert len(rows) > 0 and (topics[neighbours[rows, cols]] != topics[rows]).all()

@@ -103,8 +103,10 @@ def nearest_papers(queries: torch.Tensor, abstracts: torch.Tensor, candidates: i
             same_topic += int(mine.gather(1, torch.topk(sims, k, dim=1).indices).sum())
             sims[mine] = -torch.inf
         top, idx = torch.topk(sims, k, dim=1)
-        keep = (top <= (1.0 - relative_margin) * own[:, None]) & torch.isfinite(top)
-        dropped += int((~keep & torch.isfinite(top)).sum())
+        found = torch.isfinite(top)  # with the topic guard a row may have fewer than k other-topic papers
+        too_close = top > (1.0 - relative_margin) * own[:, None]
+        keep = found & ~too_close
+        dropped += int((found & too_close).sum())
         for r in range(hi - lo):
             kept = idx[r][keep[r]].cpu().numpy()
             out[lo + r, :len(kept)] = kept

@@ -23,7 +23,13 @@ from semcse.training.prepared import PreparedPapers
 
 log = logging.getLogger(__name__)
 
-TOPICS = "topics"  # <prepared data>/topics.npy and .json
+TOPICS = "topics"  # <prepared data>/topics-<papers per topic>.npy and .json
+
+
+def topics_name(papers_per_topic: int) -> str:
+    """The cache name of a clustering into topics of about ``papers_per_topic`` papers: one file per size,
+    so topic batches and the hard-negative topic guard at different sizes keep their own copies."""
+    return f"{TOPICS}-{papers_per_topic}"
 
 
 @dataclass

@@ -46,7 +46,7 @@ from semcse.training.losses import BaseAnchorLoss, CachedSemCSELoss, SemCSEInfoN
 from semcse.training.model import (freeze_lower_layers, is_sentence_transformer, load_base_model, pooling_mode,
                                    restore_processing, set_pad_to_multiple_of)
 from semcse.training.sampler import EpochBlockBatchSampler, LayoutRef
-from semcse.training.topics import TOPICS, cluster_papers
+from semcse.training.topics import cluster_papers, topics_name
 from semcse.training.prepared import cached_array
 from semcse.training.selection import ParetoSelector
 from semcse.training.summary_filter import SUMMARY_FILTER, round_trip_filter
@@ -233,7 +233,7 @@ def _base_topics(cfg: TrainConfig, data: TrainingData, model: SentenceTransforme
     """Each training paper's topic, clustered with the base model into topics of about ``papers_per_topic``
     papers (once per data and options, kept beside the prepared data), and the clustering report."""
     options = {"papers_per_topic": papers_per_topic, "seed": cfg.seed}
-    return _base_model_result(cfg, data, TOPICS, options, lambda: cluster_papers(
+    return _base_model_result(cfg, data, topics_name(papers_per_topic), options, lambda: cluster_papers(
         model, data.train_papers, papers_per_topic, seed=cfg.seed, batch_size=max(cfg.batch_size, 32),
         progress=cfg.progress))
 
