@@ -1,8 +1,9 @@
 """Summary generation speed on this machine: the continuous engine vs today's per-paper engine vs a naive baseline vs the decode ceiling.
 
     .venv/bin/python bench/summarize_speed.py [--papers 20] [--settings 2x1,2x2,5x3] [--max-tokens 128]
-        [--parallel 16,32,64] [--quantization as-shipped,q8_0] [--kv streams,unified] [--n-batch 512]
-        [--naive-papers 4 | --no-naive] [--pipeline] [--out results.json]
+        [--parallel 16,32,64] [--quantization as-shipped,q8_0,iq4_nl] [--kv streams,unified] [--n-batch 512]
+        [--flash-attn off,on] [--baseline-quantization as-shipped] [--naive-papers 4 | --no-naive]
+        [--pipeline] [--out results.json]
 
 For each setting K x C (the first K prompts of the packaged set, C samples each) on the same papers,
 every engine generates all K x C summaries of every paper (model loaded and warmed up first; the
@@ -10,7 +11,7 @@ time counts prompt decoding, generation and sampling):
 
 (new)   the continuous engine (``schedule="continuous"``): up to ``--parallel`` sequences from
         several papers in flight, prompts of several papers decoded together; one row per
-        combination of ``--parallel``, ``--quantization``, ``--kv`` and ``--n-batch``;
+        combination of ``--parallel``, ``--quantization``, ``--kv``, ``--n-batch`` and ``--flash-attn``;
 (today) the per-paper engine (``schedule="per-paper"``, the engine before continuous batching):
         one paper at a time, its K x C sequences together;
 (naive) one independent request per summary, KV cache cleared before each (no prefix reuse, no
@@ -20,8 +21,10 @@ time counts prompt decoding, generation and sampling):
 
 Per row: summaries/s, generated tokens/s, the share of decode time spent in calls with prompt
 tokens (prefill), the share of wall time in sampling and Python, and the mean number of sequences
-a generation step advanced. Then the ratios new / ceiling (tokens/s) and new / today
-(summaries/s). ``--pipeline`` also times ``summarize()`` end to end (engine child process, store,
+a generation step advanced. Then the ratios new / ceiling (tokens/s; against the ceiling of the
+same quantization and of the model as shipped) and new / today (summaries/s, against the per-paper
+engine as shipped when it ran). ``--baseline-quantization`` limits (naive) and (today) to some
+quantizations (they are slow). ``--pipeline`` also times ``summarize()`` end to end (engine child process, store,
 model load) with each schedule. ``--out`` writes everything as JSON. Run it on a quiet machine:
 the engine wants every core.
 """
@@ -29,6 +32,7 @@ the engine wants every core.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -62,6 +66,12 @@ def cpu_model() -> str:
 
 def _list(text: str, kind=str) -> list:
     return [kind(x.strip()) for x in text.split(",") if x.strip()]
+
+
+def _on_off(text: str) -> bool:
+    if text not in ("on", "off"):
+        raise SystemExit(f"--flash-attn takes on and/or off, not {text!r}")
+    return text == "on"
 
 
 def _setting(text: str) -> tuple[int, int]:
@@ -148,7 +158,10 @@ def main() -> None:
     ap.add_argument("--parallel", default="32", help="sequences in flight (continuous engine), comma-separated sweep")
     ap.add_argument("--quantization", default="as-shipped", help="as-shipped,q8_0,q4_0 (comma-separated sweep)")
     ap.add_argument("--kv", default="streams", help="streams (one KV stream per sequence), unified, or both: streams,unified")
+    ap.add_argument("--flash-attn", default="off", help="flash attention of the continuous engine: off, on, or both: off,on")
     ap.add_argument("--n-batch", default="512", help="prompt tokens per step (continuous engine), comma-separated sweep")
+    ap.add_argument("--baseline-quantization", default=None,
+                    help="run the naive and per-paper baselines on these only (default: every --quantization)")
     ap.add_argument("--naive-papers", type=int, default=4, help="papers the naive baseline runs on (it is slow)")
     ap.add_argument("--no-naive", action="store_true", help="skip the naive baseline")
     ap.add_argument("--no-per-paper", action="store_true", help="skip today's per-paper engine")
@@ -168,6 +181,7 @@ def main() -> None:
     quants = _list(args.quantization)
     kvs = _list(args.kv)
     batches = _list(args.n_batch, int)
+    flash = [_on_off(x) for x in _list(args.flash_attn)]
     gguf = args.model or str(default_gguf_path())
     sampling = SamplingConfig(max_tokens=args.max_tokens, seed=args.seed)
     corpus = load_corpus(CorpusConfig(source=args.corpus, limit=args.papers))
@@ -189,13 +203,15 @@ def main() -> None:
                                   **{k: v for k, v in r.items()}})
 
     # (c) the decode ceiling, and (naive) / (today) on today's engine, per quantization
-    for quant in quants:
+    baseline_quants = _list(args.baseline_quantization) if args.baseline_quantization else quants
+    for quant in dict.fromkeys(quants + baseline_quants):
+        baseline = quant in baseline_quants
         base = LlamaCppBackend(gguf, n_threads=args.threads, schedule="per-paper", n_parallel=1, quantization=quant)
         try:
             c_tps, n_prompt = ceiling(base, jobs_by[settings[0]][0].requests[0].messages, sampling)
             report["ceiling"][quant] = round(c_tps, 1)
             print(f"(c) decode ceiling, {quant}: {c_tps:7.1f} tok/s (one sequence, 256 tokens after a {n_prompt}-token prompt)")
-            if not args.no_naive:
+            if baseline and not args.no_naive:
                 for setting in settings:
                     jobs = jobs_by[setting][: max(1, args.naive_papers)]
                     r = naive_run(base, jobs, sampling)
@@ -203,7 +219,7 @@ def main() -> None:
                            f"naive ({len(jobs)} papers, {quant})")
         finally:
             base.close()
-        if not args.no_per_paper:
+        if baseline and not args.no_per_paper:
             today = LlamaCppBackend(gguf, n_threads=args.threads, schedule="per-paper", quantization=quant)
             try:
                 list(today.run(warm_job, warm_sampling))
@@ -216,18 +232,18 @@ def main() -> None:
     # (new) the continuous engine, every combination of the sweeps
     for quant in quants:
         for kv in kvs:
-            for parallel in parallels:
-                for n_batch in batches:
-                    config = {"quantization": quant, "kv": kv, "parallel": parallel, "n_batch": n_batch}
-                    new = LlamaCppBackend(gguf, n_threads=args.threads, n_parallel=parallel, kv_unified=kv == "unified",
-                                          n_batch=n_batch, quantization=quant)
-                    try:
-                        list(new.run(warm_job, warm_sampling))
-                        for setting in settings:
-                            r = time_run(new, jobs_by[setting], sampling)
-                            record(setting, "continuous", config, r, f"new: {kv}, parallel {parallel}, n_batch {n_batch}, {quant}")
-                    finally:
-                        new.close()
+            for parallel, n_batch, fa in itertools.product(parallels, batches, flash):
+                config = {"quantization": quant, "kv": kv, "parallel": parallel, "n_batch": n_batch, "flash_attn": fa}
+                new = LlamaCppBackend(gguf, n_threads=args.threads, n_parallel=parallel, kv_unified=kv == "unified",
+                                      n_batch=n_batch, quantization=quant, flash_attn=fa)
+                try:
+                    list(new.run(warm_job, warm_sampling))
+                    for setting in settings:
+                        r = time_run(new, jobs_by[setting], sampling)
+                        record(setting, "continuous", config, r,
+                               f"new: {kv}, parallel {parallel}, n_batch {n_batch}, {quant}" + (", flash attn" if fa else ""))
+                finally:
+                    new.close()
 
     # summarize() end to end: model load, engine child process, store
     if args.pipeline:
@@ -258,15 +274,20 @@ def main() -> None:
             if res["engine"] != "continuous" or res["setting"] != f"{k}x{c}":
                 continue
             ceil = report["ceiling"].get(res["quantization"])
-            today = todays.get(res["quantization"]) or todays.get("as-shipped")
+            today = todays.get("as-shipped") or todays.get(res["quantization"])
+            shipped = report["ceiling"].get("as-shipped")
             parts = []
             if ceil:
                 res["ratio_tokens_vs_ceiling"] = round(res["tokens_per_s"] / ceil, 2)
                 parts.append(f"tok/s new/ceiling {res['ratio_tokens_vs_ceiling']:.2f}")
+            if shipped and res["quantization"] != "as-shipped":
+                res["ratio_tokens_vs_shipped_ceiling"] = round(res["tokens_per_s"] / shipped, 2)
+                parts.append(f"new/as-shipped ceiling {res['ratio_tokens_vs_shipped_ceiling']:.2f}")
             if today:
                 res["ratio_summaries_vs_per_paper"] = round(res["summaries_per_s"] / today["summaries_per_s"], 2)
                 parts.append(f"summaries/s new/per-paper {res['ratio_summaries_vs_per_paper']:.2f}")
-            print(f"  ratios ({res['kv']}, parallel {res['parallel']}, n_batch {res['n_batch']}, {res['quantization']}): "
+            print(f"  ratios ({res['kv']}, parallel {res['parallel']}, n_batch {res['n_batch']}, {res['quantization']}"
+                  f"{', flash attn' if res['flash_attn'] else ''}): "
                   + "; ".join(parts))
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

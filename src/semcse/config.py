@@ -397,13 +397,16 @@ class SummarizeConfig(_Config):
         "per-paper.")
     kv_unified: bool = option(False, "One llama.cpp KV cache for all sequences (a paper's prefix shared by tagging) "
                               "instead of one stream per sequence (prefix copied; attention reads only the "
-                              "sequence's own cells; the same texts whichever papers share a batch).")
+                              "sequence's own cells; with --no-flash-attn the same texts whichever papers share a batch).")
     n_batch: int = option(512, "Prompt tokens the embedded engine decodes per step, across papers (continuous).",
                           range=Range(ge=1))
+    flash_attn: bool = option(True, "Flash attention in the embedded engine's continuous schedule: faster; with "
+                              "--no-flash-attn a summary's text does not depend on the papers sharing its batches "
+                              "(with it, it may differ by float rounding).")
     # measured (docs/results.md, Speed): Q8_0 of the packaged Q4_1 SmolLM2 is faster in every setting, summaries level
-    quantization: Literal["auto", "as-shipped", "q8_0", "q4_0"] = option(
-        "auto", "Convert the GGUF once (cached in ~/.cache/semcse/models) to q8_0 or q4_0, which have repacked x86 "
-        "kernels; as-shipped: the file as given; auto: q8_0 for the packaged default model, any --model as given.")
+    quantization: Literal["auto", "as-shipped", "q8_0", "q4_0", "iq4_nl"] = option(
+        "auto", "Convert the GGUF once (cached in ~/.cache/semcse/models) to q8_0, q4_0 or iq4_nl, which have repacked "
+        "x86 kernels; as-shipped: the file as given; auto: q8_0 for the packaged default model, any --model as given.")
     # OpenAI-compatible server
     base_urls: tuple[str, ...] = option((), "OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 (repeatable).")
     server_model: str | None = option(None, "Model name on the server (default: its first).")

@@ -31,7 +31,8 @@ def test_cli_run_then_rerun_does_nothing(tmp_path, data_root):
     assert run["accepted"] + sum(run["rejected"].values()) + sum(run["failed"].values()) == 12
     assert set(run["failed"]) <= {"truncated"}  # 24 tokens cut some summaries: failed, not rejected
     assert run["summaries_per_s"] > 0 and run["generated_tokens"] > 0 and stats["model"].endswith(".Q8_0.gguf")
-    assert stats["engine"] == {"schedule": "continuous", "quantization": "q8_0"}  # auto at 2 x 2, the packaged model
+    # auto at 2 x 2, the packaged model; flash attention on
+    assert stats["engine"] == {"schedule": "continuous", "quantization": "q8_0", "flash_attn": True}
     assert stats["store"]["records"] == 12 and stats["store"]["missing"] == 0
     assert "summaries/s" in first.stderr and "tokens/s" in first.stderr
     second = _cli(args)
@@ -104,6 +105,16 @@ def _task_records(out, data_root, task: str):
                 "--max-tokens", "24", "--no-progress"])
     assert res.returncode == 0, res.stderr
     return SummaryStore(out).records(status=None)
+
+
+def test_flash_attention_can_be_switched_off_and_the_stats_say_so(tmp_path, data_root):
+    out = tmp_path / "fa"
+    res = _cli(["--corpus", str(data_root / "scitldr" / "dev.jsonl"), "--limit", "2", "--out", str(out), "--max-prompts", "1",
+                "--samples", "1", "--max-tokens", "64", "--no-progress", "--no-flash-attn"])
+    assert res.returncode == 0, res.stderr
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["engine"]["flash_attn"] is False and stats["this_run"]["generated"] == 2 and stats["this_run"]["accepted"] >= 1
+    assert any(r.text.strip() for r in SummaryStore(out).records(status=None))
 
 
 def test_queries_task_and_export(tmp_path, data_root):

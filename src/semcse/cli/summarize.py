@@ -44,6 +44,7 @@ def summarize_cmd(
     schedule: str = _summarize("schedule"),
     kv_unified: bool = _summarize("kv_unified"),
     n_batch: int = _summarize("n_batch"),
+    flash_attn: bool = _summarize("flash_attn"),
     quantization: str = _summarize("quantization"),
     base_url: list[str] = _summarize("base_urls", "--base-url"),
     server_model: Optional[str] = _summarize("server_model"),

@@ -117,7 +117,8 @@ def make_backend(cfg: SummarizeConfig) -> Backend:
                                n_threads=cfg.n_threads, n_gpu_layers=cfg.n_gpu_layers,
                                n_parallel=cfg.parallel if continuous else max(1, (cfg.samples or 3)),
                                schedule=cfg.schedule, kv_unified=cfg.kv_unified,
-                               n_batch=cfg.n_batch if continuous else None, quantization=cfg.quantization)
+                               n_batch=cfg.n_batch if continuous else None, quantization=cfg.quantization,
+                               flash_attn=cfg.flash_attn if continuous else "default")
     if cfg.backend == "openai":
         from semcse.summaries.backends.openai_compat import OpenAICompatBackend
 
@@ -289,7 +290,8 @@ def summarize(cfg: SummarizeConfig, corpus: Corpus | None = None, backend: Backe
             "missing": expected - len(final),
         },
         "backend": cfg.backend,
-        "engine": {"schedule": cfg.schedule, "quantization": cfg.quantization} if cfg.backend == "llamacpp" else None,
+        "engine": ({"schedule": cfg.schedule, "quantization": cfg.quantization, "flash_attn": cfg.flash_attn if cfg.schedule == "continuous" else "llama.cpp's choice"}
+                   if cfg.backend == "llamacpp" else None),
         # a rerun that generated nothing names the model its records were written by
         "model": model_name or cfg.model or cfg.server_model or _records_model(final),
         "sampling": cfg.sampling.to_dict(),

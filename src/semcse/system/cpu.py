@@ -6,7 +6,10 @@
     python src/semcse/system/cpu.py key          # -> short id of the instruction-set level
 
 The build never uses ``-march=native`` and never turns AMX on: on some VMs cpuid advertises AMX
-but ``tileloadd`` traps (SIGILL). Each GGML switch is set from the CPU's own flags, so an
+but ``tileloadd`` traps (SIGILL). On an Intel Xeon KVM guest (family 6 model 167, 2026-12-07) a
+one-thread probe of the tile instructions ran, yet a build with ggml's AMX kernels died with SIGILL
+on ``tileloadd`` in a worker thread at the first batched decode, so a probe cannot vouch for it
+either. Each GGML switch is set from the CPU's own flags, so an
 AVX2-only CPU gets an AVX2 build and an AVX-512 CPU an AVX-512 one; the wheel is cached under
 this key, never in pip's cache, so a build is not carried to a CPU with fewer features.
 """

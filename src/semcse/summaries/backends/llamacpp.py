@@ -22,8 +22,8 @@ in flight at once, from as many papers as fit:
 ``per-paper``: the engine before continuous batching, kept for comparison: one paper at a time,
 its K prompts x C samples decoded together in a unified cache.
 
-Every sequence has its own sampler seeded per (paper, prompt, sample). With streams (and flash
-attention off, the continuous default) a sequence's numbers do not depend on the other papers in
+Every sequence has its own sampler seeded per (paper, prompt, sample). With streams and flash
+attention off (``flash_attn=False``; on by default, which is faster) a sequence's numbers do not depend on the other papers in
 flight: its cells sit at the same places in its own stream, and its prompt is decoded in pieces
 of at least 2 tokens (llama.cpp computes a 1-token piece slightly differently), so the same
 (paper, prompt, sample) gives the same text whichever papers share its batches, alone or among
@@ -81,8 +81,9 @@ class LlamaCppBackend:
     from ``n_parallel`` and the run's max_tokens; per paper: 8192 or the model's training context).
     ``n_batch``: prompt tokens per step (and the most tokens per decode call); ``n_ubatch``:
     llama.cpp's physical batch. ``share_prefix``: decode the prefix every paper shares once per run.
-    ``flash_attn``: True / False / None (llama.cpp's auto); default off for the continuous schedule,
-    auto per paper. ``cache_dir``: where converted GGUFs are kept.
+    ``flash_attn``: True / False / None (llama.cpp's auto); default on for the continuous schedule
+    (faster; off: texts independent of the batch), auto per paper. ``cache_dir``: where converted
+    GGUFs are kept.
     """
 
     def __init__(self, model: str | os.PathLike | None = None, n_ctx: int | None = None, n_threads: int | None = None,
@@ -131,10 +132,10 @@ class LlamaCppBackend:
         self.schedule = schedule
         self.kv_unified = bool(kv_unified)
         self.share_prefix = bool(share_prefix)
-        # flash attention's results depend on where a sequence's cells sit and on the batch: off by default
-        # in the continuous schedule (the same texts whatever shares the batch); the per-paper engine kept
-        # llama.cpp's auto choice
-        self.flash_attn = (False if schedule == "continuous" else None) if flash_attn == "default" else flash_attn
+        # flash attention is 1.1-1.25x faster here (docs/results.md, Speed), but its kernels depend on how many
+        # tokens of a stream a step holds, so texts may differ by float rounding with the batch; off gives the
+        # same texts whatever shares the batch. The per-paper engine keeps llama.cpp's auto choice.
+        self.flash_attn = (True if schedule == "continuous" else None) if flash_attn == "default" else flash_attn
         self.max_parallel = max_parallel
         self.n_parallel = max(1, n_parallel)
         self.user_n_ctx = n_ctx

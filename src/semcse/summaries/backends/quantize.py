@@ -1,4 +1,4 @@
-"""GGUF quantization: a llama.cpp model file converted once to Q8_0 or Q4_0 and cached on disk."""
+"""GGUF quantization: a llama.cpp model file converted once to Q8_0, Q4_0 or IQ4_NL and cached on disk."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from semcse.summaries.backends.base import BackendError
 
 log = logging.getLogger(__name__)
 
-QUANTIZATIONS = ("as-shipped", "q8_0", "q4_0")
-_FTYPES = {"q8_0": 7, "q4_0": 2}  # llama_ftype: LLAMA_FTYPE_MOSTLY_Q8_0, LLAMA_FTYPE_MOSTLY_Q4_0
+QUANTIZATIONS = ("as-shipped", "q8_0", "q4_0", "iq4_nl")
+_FTYPES = {"q8_0": 7, "q4_0": 2, "iq4_nl": 25}  # llama_ftype: LLAMA_FTYPE_MOSTLY_Q8_0, _Q4_0, _IQ4_NL
 
 
 def model_cache_dir() -> Path:
@@ -36,7 +36,7 @@ def quantized_name(name: str, quantization: str) -> str:
 
 def quantize_gguf(source: str | os.PathLike, quantization: str, cache_dir: str | os.PathLike | None = None,
                   n_threads: int | None = None) -> Path:
-    """``source`` converted to ``quantization`` (``q8_0`` or ``q4_0``) with llama.cpp's quantizer, once:
+    """``source`` converted to ``quantization`` (``q8_0``, ``q4_0`` or ``iq4_nl``) with llama.cpp's quantizer, once:
     the file is cached under ``cache_dir`` (default :func:`model_cache_dir`) in a folder keyed by the
     source's path, size and modification time, written atomically, and reused by later calls.
     ``as-shipped`` returns ``source`` itself."""
