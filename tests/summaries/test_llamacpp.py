@@ -177,7 +177,7 @@ def test_the_isolated_engine_streams_papers_to_the_continuous_engine(engine, pap
 
     jobs = list(plan_jobs(papers[:4], load_prompt_set().head(2), 1, set()))
     sampling = SamplingConfig(max_tokens=8, seed=4)
-    isolated = IsolatedBackend(LlamaCppBackend, n_parallel=5)
+    isolated = IsolatedBackend(LlamaCppBackend, n_parallel=5, flash_attn=False)  # as the in-process engine
     try:
         assert isolated.job_window == 8  # the papers the engine wants at once (n_parallel + 3)
         got = _texts(isolated.run(jobs, sampling))
