@@ -290,7 +290,8 @@ def summarize(cfg: SummarizeConfig, corpus: Corpus | None = None, backend: Backe
             "missing": expected - len(final),
         },
         "backend": cfg.backend,
-        "engine": ({"schedule": cfg.schedule, "quantization": cfg.quantization, "flash_attn": cfg.flash_attn if cfg.schedule == "continuous" else "llama.cpp's choice"}
+        "engine": ({"schedule": cfg.schedule, "quantization": cfg.quantization,
+                    "flash_attn": cfg.flash_attn if cfg.schedule == "continuous" else "llama.cpp's choice"}
                    if cfg.backend == "llamacpp" else None),
         # a rerun that generated nothing names the model its records were written by
         "model": model_name or cfg.model or cfg.server_model or _records_model(final),
