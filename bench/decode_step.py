@@ -32,13 +32,17 @@ def _tokens(n: int, offset: int = 0) -> list[int]:
     return [(i * 7919 + offset) % 40000 + 100 for i in range(n)]
 
 
+def _fresh_context(engine, sequences: int, cells: int) -> None:
+    """An empty context for ``sequences`` sequences of ``cells`` KV cells each (with streams one stream more,
+    as the engine keeps for the shared prefix)."""
+    n_seq = sequences if engine.kv_unified else sequences + 1
+    engine._ensure_context(cells * n_seq, n_seq, engine.kv_unified)
+    engine.ll.llama_memory_clear(engine._mem, True)
+
+
 def step_cost(engine, sequences: int, context: int, steps: int) -> dict:
     """Milliseconds per generation step of ``sequences`` sequences after a ``context``-token prompt each."""
-    streams = not engine.kv_unified
-    cells = 1024 if context + steps <= 1024 else context + steps + 256
-    engine._ensure_context(cells * (sequences + 1 if streams else sequences), sequences + 1 if streams else sequences,
-                           not streams)
-    engine.ll.llama_memory_clear(engine._mem, True)
+    _fresh_context(engine, sequences, 1024 if context + steps <= 1024 else context + steps + 256)
     for s in range(sequences):
         prompt = _tokens(context, s)
         for start in range(0, context, engine.n_batch):
@@ -55,13 +59,11 @@ def step_cost(engine, sequences: int, context: int, steps: int) -> dict:
 
 def prefill_rate(engine, tokens: int = 512, sequences: int = 8) -> float:
     """Prompt tokens/s of one decode call holding ``tokens`` prompt tokens of ``sequences`` sequences (best of 3)."""
-    n_seq = sequences if engine.kv_unified else sequences + 1
-    engine._ensure_context(1024 * n_seq, n_seq, engine.kv_unified)
     per = tokens // sequences
     toks = _tokens(per * sequences)
     best = float("inf")
     for _ in range(3):
-        engine.ll.llama_memory_clear(engine._mem, True)
+        _fresh_context(engine, sequences, 1024)
         t0 = time.perf_counter()
         engine._decode_lists(toks, [i % per for i in range(len(toks))], [(i // per,) for i in range(len(toks))],
                              [0] * len(toks), n_prompt=len(toks))

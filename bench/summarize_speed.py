@@ -156,7 +156,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--corpus", default=str(DATA / "scitldr" / "dev.jsonl"))
     ap.add_argument("--parallel", default="32", help="sequences in flight (continuous engine), comma-separated sweep")
-    ap.add_argument("--quantization", default="as-shipped", help="as-shipped,q8_0,q4_0 (comma-separated sweep)")
+    ap.add_argument("--quantization", default="as-shipped", help="as-shipped,q8_0,q4_0,iq4_nl (comma-separated sweep)")
     ap.add_argument("--kv", default="streams", help="streams (one KV stream per sequence), unified, or both: streams,unified")
     ap.add_argument("--flash-attn", default="off", help="flash attention of the continuous engine: off, on, or both: off,on")
     ap.add_argument("--n-batch", default="512", help="prompt tokens per step (continuous engine), comma-separated sweep")

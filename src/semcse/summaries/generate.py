@@ -103,6 +103,12 @@ def resolve_engine(cfg: SummarizeConfig, sequences_per_paper: int | None = None)
     return cfg.replace(schedule=schedule, quantization=quantization)
 
 
+def _engine_flash_attn(cfg: SummarizeConfig) -> bool | None:
+    """The flash-attention setting the embedded engine gets: ``cfg.flash_attn`` in the continuous
+    schedule, None (llama.cpp's own choice) in the per-paper one."""
+    return cfg.flash_attn if cfg.schedule == "continuous" else None
+
+
 def make_backend(cfg: SummarizeConfig) -> Backend:
     """Build the configured backend (loads the model / checks the server); ``auto`` engine settings are
     decided by :func:`resolve_engine`."""
@@ -118,7 +124,7 @@ def make_backend(cfg: SummarizeConfig) -> Backend:
                                n_parallel=cfg.parallel if continuous else max(1, (cfg.samples or 3)),
                                schedule=cfg.schedule, kv_unified=cfg.kv_unified,
                                n_batch=cfg.n_batch if continuous else None, quantization=cfg.quantization,
-                               flash_attn=cfg.flash_attn if continuous else "default")
+                               flash_attn=_engine_flash_attn(cfg))
     if cfg.backend == "openai":
         from semcse.summaries.backends.openai_compat import OpenAICompatBackend
 
@@ -291,7 +297,7 @@ def summarize(cfg: SummarizeConfig, corpus: Corpus | None = None, backend: Backe
         },
         "backend": cfg.backend,
         "engine": ({"schedule": cfg.schedule, "quantization": cfg.quantization,
-                    "flash_attn": cfg.flash_attn if cfg.schedule == "continuous" else "llama.cpp's choice"}
+                    "flash_attn": "llama.cpp's choice" if _engine_flash_attn(cfg) is None else cfg.flash_attn}
                    if cfg.backend == "llamacpp" else None),
         # a rerun that generated nothing names the model its records were written by
         "model": model_name or cfg.model or cfg.server_model or _records_model(final),

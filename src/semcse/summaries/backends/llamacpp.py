@@ -24,8 +24,9 @@ its K prompts x C samples decoded together in a unified cache.
 
 Every sequence has its own sampler seeded per (paper, prompt, sample). With streams and flash
 attention off (``flash_attn=False``; on by default, which is faster) a sequence's numbers do not
-depend on the other papers in flight: its cells sit at the same places in its own stream, and its prompt is decoded in pieces
-of at least 2 tokens (llama.cpp computes a 1-token piece slightly differently), so the same
+depend on the other papers in flight: its cells sit at the same places in its own stream, and its
+prompt is decoded in pieces of at least 2 tokens (llama.cpp computes a 1-token piece slightly
+differently), so the same
 (paper, prompt, sample) gives the same text whichever papers share its batches, alone or among
 many. With a unified cache, where a sequence's cells land depends on the others, and texts may
 differ by float rounding (which a small model amplifies within a few tokens).
